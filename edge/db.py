@@ -1,0 +1,165 @@
+"""Opening the local database: SQLite pragmas, write transactions and migrations.
+
+Durability (see docs/storage.md): WAL journal with ``synchronous=FULL``, so a transaction that
+returned from COMMIT survives a power cut; several processes may write at once, each writer
+taking the lock up front with ``BEGIN IMMEDIATE`` and waiting up to ``busy_timeout`` for it.
+
+Python 3.11's sqlite3 has no ``autocommit`` attribute and its default "legacy transaction
+control" issues BEGIN behind our back, so SQLAlchemy's usual pragma recipe is not enough: we set
+``isolation_level = None`` on every connection and emit BEGIN ourselves. A read-then-write in a
+deferred transaction would otherwise fail at once with "database is locked" when another writer
+slipped in between.
+"""
+from __future__ import annotations
+
+import fcntl
+import logging
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+
+log = logging.getLogger(__name__)
+
+_MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class StoreError(Exception):
+    """The local database cannot be used; the message says which and why."""
+
+
+class Database:
+    """An engine for reads and one for writes (``BEGIN IMMEDIATE``), sharing one pool."""
+
+    def __init__(self, url: str, busy_timeout_s: float = 10.0) -> None:
+        self.url = url
+        self.engine = _make_engine(url, busy_timeout_s)
+        self._writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        # Writers of this process queue here rather than in SQLite's busy handler, which
+        # sleeps 1, 2, 5, 10 ... ms between tries; other processes still meet the handler.
+        self._write_lock = threading.Lock()
+
+    @property
+    def path(self) -> Path | None:
+        """The database file, for SQLite on disk; None otherwise."""
+        parsed = make_url(self.url)
+        if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+            return None
+        return Path(parsed.database)
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        with self._write_lock, self._writer.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def raw_write(self) -> Iterator[sqlite3.Cursor]:
+        """A DBAPI cursor inside ``BEGIN IMMEDIATE`` ... ``COMMIT``, for the event hot path
+        (a few hundred microseconds per event matter there; see docs/benchmarks.md)."""
+        with self._write_lock:
+            yield from self._raw_transaction()
+
+    def _raw_transaction(self) -> Iterator[sqlite3.Cursor]:
+        conn = self.engine.raw_connection()
+        try:
+            cur = conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+        finally:
+            conn.close()
+
+    @contextmanager
+    def raw_read(self) -> Iterator[sqlite3.Cursor]:
+        conn = self.engine.raw_connection()
+        try:
+            yield conn.cursor()
+        finally:
+            conn.close()
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision, keeping every row (safe to run each start)."""
+        from alembic import command
+        from alembic.config import Config as AlembicConfig
+
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(_MIGRATIONS))
+        with self._migration_lock(), self.engine.connect() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def current_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        # Daemons starting together must not race to create the same tables.
+        path = self.path
+        if path is None:
+            yield
+            return
+        with open(path.with_name(path.name + ".migrate-lock"), "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _make_engine(url: str, busy_timeout_s: float) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.get_driver_name() != "pysqlite":
+        raise StoreError(f"{url}: only SQLite databases are supported (sqlite:///PATH)")
+    kwargs: dict[str, Any] = {"connect_args": {"timeout": busy_timeout_s}}
+    if parsed.database in (None, "", ":memory:"):
+        kwargs["poolclass"] = StaticPool
+        kwargs["connect_args"]["check_same_thread"] = False
+    else:
+        _ensure_parent(Path(parsed.database))
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "begin", _on_begin)
+    return engine
+
+
+def _ensure_parent(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot create its folder ({exc.strerror})") from None
+
+
+def _on_connect(dbapi_conn: Any, record: Any) -> None:
+    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see module docstring)
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cur.close()
+
+
+def _on_begin(conn: Connection) -> None:
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")

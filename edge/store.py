@@ -1,0 +1,237 @@
+"""The local durable log of events and the table of retained states.
+
+Every event is committed here before anything is published; the uplink marks it sent only when
+the broker acknowledged it. A process killed at any moment therefore loses nothing that was
+committed: what was not acknowledged is simply published again (subscribers drop repeats by id).
+"""
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+from sqlalchemy import delete, func, select, update
+
+from edge.clock import Clock
+from edge.db import Database
+from edge.events import Event, NewEvent, envelope_text, validate_new
+from edge.ids import UuidV7Factory
+from edge.models import EventRow, StateRow
+from edge.timefmt import from_utc_text, to_utc_text
+
+_INSERT = ("INSERT INTO events (id, site, kind, source, occurred_at, recorded_at, payload) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?)")
+_PENDING = ("SELECT seq, id, site, kind, source, occurred_at, recorded_at, payload FROM events "
+            "WHERE sent_at IS NULL AND seq > ? ORDER BY seq LIMIT ?")
+_MARK_SENT = "UPDATE events SET sent_at = ? WHERE seq = ? AND sent_at IS NULL"
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """An unsent event ready for the wire."""
+
+    seq: int
+    kind: str
+    body: str
+
+
+class EventLog:
+    def __init__(self, db: Database, site: str, tz: str, clock: Clock) -> None:
+        self.db = db
+        self.site = site
+        self.tz = tz
+        self.clock = clock
+        self._ids = UuidV7Factory()
+        self._listeners: list[Callable[[list[Outgoing]], None]] = []
+        self._listeners_lock = threading.Lock()
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def subscribe(self, listener: Callable[[list[Outgoing]], None]) -> None:
+        """Call ``listener`` with each committed batch, ready for the wire, from the writer's
+        thread (so it must be cheap); events written by other processes are not announced."""
+        with self._listeners_lock:
+            self._listeners.append(listener)
+
+    def record(self, kind: str, source: str, payload: Mapping[str, Any] | None = None,
+               occurred_at: datetime | None = None) -> Event:
+        return self.record_many([NewEvent(kind, source, payload or {}, occurred_at)])[0]
+
+    def record_many(self, items: Iterable[NewEvent]) -> list[Event]:
+        """Commit all of ``items`` in one durable transaction, then wake the uplink."""
+        recorded_at = self.clock.now()
+        events: list[Event] = []
+        rows: list[tuple[str, ...]] = []
+        rec_text = to_utc_text(recorded_at)
+        for item in items:
+            payload_text = validate_new(item)
+            occurred = item.occurred_at or recorded_at
+            event = Event(self._ids.new(recorded_at), self.site, item.kind, item.source,
+                          occurred, recorded_at, item.payload)
+            events.append(event)
+            rows.append((event.id, self.site, item.kind, item.source, to_utc_text(occurred),
+                         rec_text, payload_text))
+        if not rows:
+            return events
+        with self.db.raw_write() as cur:
+            cur.executemany(_INSERT, rows)
+            # We hold the write lock and seq is AUTOINCREMENT: this batch's seqs are consecutive.
+            last = cur.execute("SELECT last_insert_rowid()").fetchone()[0]
+        self._notify([Outgoing(last - len(rows) + i + 1, row[2],
+                               envelope_text(*row[:6], self.tz, row[6]))
+                      for i, row in enumerate(rows)])
+        return [replace(e, seq=last - len(rows) + i + 1) for i, e in enumerate(events)]
+
+    def _notify(self, batch: list[Outgoing]) -> None:
+        with self._listeners_lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(batch)
+
+    # --- the outbox ------------------------------------------------------------------------
+
+    def pending(self, after_seq: int, limit: int) -> list[Outgoing]:
+        """Unsent events after ``after_seq`` in recording order, as envelope JSON."""
+        with self.db.raw_read() as cur:
+            rows = cur.execute(_PENDING, (after_seq, limit)).fetchall()
+        return [Outgoing(seq, kind, envelope_text(eid, site, kind, source, occ, rec, self.tz,
+                                                  payload))
+                for seq, eid, site, kind, source, occ, rec, payload in rows]
+
+    def mark_sent(self, seqs: Sequence[int]) -> None:
+        if not seqs:
+            return
+        at = to_utc_text(self.clock.now())
+        with self.db.raw_write() as cur:
+            cur.executemany(_MARK_SENT, [(at, seq) for seq in seqs])
+
+    def backlog(self) -> int:
+        with self.db.read() as conn:
+            return conn.scalar(select(func.count()).select_from(EventRow)
+                               .where(EventRow.sent_at.is_(None))) or 0
+
+    def oldest_unsent(self) -> datetime | None:
+        with self.db.read() as conn:
+            return conn.scalar(select(EventRow.recorded_at).where(EventRow.sent_at.is_(None))
+                               .order_by(EventRow.seq).limit(1))
+
+    def prune(self, older_than: datetime, batch: int = 5000) -> int:
+        """Delete published events recorded before ``older_than``; unsent ones always stay."""
+        total = 0
+        while True:
+            victims = (select(EventRow.seq).where(EventRow.sent_at.is_not(None),
+                                                  EventRow.recorded_at < older_than)
+                       .limit(batch).scalar_subquery())
+            with self.db.write() as conn:
+                deleted = conn.execute(delete(EventRow).where(EventRow.seq.in_(victims))).rowcount
+            total += deleted
+            if deleted < batch:
+                return total
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def query(self, since: datetime | None = None, until: datetime | None = None,
+              kind: str | None = None, source: str | None = None, after_seq: int = 0,
+              limit: int | None = None) -> Iterator[Event]:
+        """Events in recording order; ``kind`` matches exactly or as a branch ('patrol')."""
+        stmt = select(EventRow).where(EventRow.seq > after_seq).order_by(EventRow.seq)
+        if since is not None:
+            stmt = stmt.where(EventRow.recorded_at >= since)
+        if until is not None:
+            stmt = stmt.where(EventRow.recorded_at < until)
+        if kind:
+            stmt = stmt.where((EventRow.kind == kind) | EventRow.kind.startswith(kind + ".",
+                                                                                 autoescape=True))
+        if source:
+            stmt = stmt.where(EventRow.source == source)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        with self.db.read() as conn:
+            for row in conn.execute(stmt):
+                yield _to_event(row)
+
+    def last_per_source(self) -> list[Event]:
+        newest = select(func.max(EventRow.seq)).group_by(EventRow.source).scalar_subquery()
+        stmt = select(EventRow).where(EventRow.seq.in_(newest)).order_by(EventRow.source)
+        with self.db.read() as conn:
+            return [_to_event(row) for row in conn.execute(stmt)]
+
+    def count(self) -> int:
+        with self.db.read() as conn:
+            return conn.scalar(select(func.count()).select_from(EventRow)) or 0
+
+
+def _to_event(row: Any) -> Event:
+    return Event(id=row.id, site=row.site, kind=row.kind, source=row.source,
+                 occurred_at=row.occurred_at, recorded_at=row.recorded_at,
+                 payload=json.loads(row.payload), seq=row.seq, sent_at=row.sent_at)
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    name: str
+    payload: Mapping[str, Any]
+    updated_at: datetime
+    version: int
+
+
+class StateTable:
+    """Current states (on-duty guard, lamp, round, device links), kept so they survive a
+    restart and are published retained again whenever the broker link comes back."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+        self._listeners: list[Callable[[], None]] = []
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    def set(self, name: str, payload: Mapping[str, Any]) -> bool:
+        """Store a state; True if it changed (an unchanged state is not published again)."""
+        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        now = self.clock.now()
+        with self.db.write() as conn:
+            old = conn.execute(select(StateRow.payload, StateRow.version)
+                               .where(StateRow.name == name)).first()
+            if old is not None and old.payload == text:
+                return False
+            if old is None:
+                conn.execute(StateRow.__table__.insert().values(
+                    name=name, payload=text, updated_at=now, version=1, published_version=0))
+            else:
+                conn.execute(update(StateRow).where(StateRow.name == name)
+                             .values(payload=text, updated_at=now, version=old.version + 1))
+        for listener in list(self._listeners):
+            listener()
+        return True
+
+    def get(self, name: str) -> State | None:
+        with self.db.read() as conn:
+            row = conn.execute(select(StateRow).where(StateRow.name == name)).first()
+        return None if row is None else _to_state(row)
+
+    def all(self) -> list[State]:
+        with self.db.read() as conn:
+            return [_to_state(r) for r in conn.execute(select(StateRow).order_by(StateRow.name))]
+
+    def unpublished(self) -> list[State]:
+        with self.db.read() as conn:
+            rows = conn.execute(select(StateRow).where(StateRow.version
+                                                       > StateRow.published_version))
+            return [_to_state(r) for r in rows]
+
+    def mark_published(self, name: str, version: int) -> None:
+        with self.db.write() as conn:
+            conn.execute(update(StateRow).where(StateRow.name == name,
+                                                StateRow.published_version < version)
+                         .values(published_version=version))
+
+
+def _to_state(row: Any) -> State:
+    return State(row.name, json.loads(row.payload), row.updated_at, row.version)
+
+
+__all__ = ["EventLog", "StateTable", "Outgoing", "State", "from_utc_text"]

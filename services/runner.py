@@ -1,0 +1,81 @@
+"""Running daemons: one thread each, in one process; stop on a signal or when one fails."""
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import threading
+from typing import Callable, Protocol
+
+from services.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class Service(Protocol):
+    name: str
+
+    def run(self, stop: threading.Event) -> None: ...
+
+
+def _uplink(rt: Runtime) -> Service:
+    from services.uplink import UplinkService
+    return UplinkService(rt)
+
+
+# Factories import their modules lazily: a process loads only what its services use.
+SERVICES: dict[str, Callable[[Runtime], Service]] = {
+    "uplink": _uplink,
+}
+
+
+class UnknownService(ValueError):
+    pass
+
+
+def check_names(names: list[str]) -> None:
+    unknown = [n for n in names if n not in SERVICES]
+    if unknown:
+        raise UnknownService(f"unknown service '{unknown[0]}'; known services: "
+                             f"{', '.join(sorted(SERVICES))}")
+
+
+def run_services(rt: Runtime, names: list[str], stop: threading.Event,
+                 extra: list[Service] | None = None) -> int:
+    """Run until ``stop`` is set (exit 0) or a service dies (exit 1, so systemd restarts us)."""
+    check_names(names)
+    services = [SERVICES[n](rt) for n in names] + list(extra or [])
+    source = f"posjaga@{platform.node() or 'pi'}"
+    rt.events.record("system.started", source, {"services": [s.name for s in services],
+                                                 "pid": os.getpid()})
+    inner = threading.Event()
+    failed: list[str] = []
+    threads = [threading.Thread(target=_guard, args=(s, inner, stop, failed), name=s.name,
+                                daemon=True) for s in services]
+    for t in threads:
+        t.start()
+    log.info("running: %s", ", ".join(s.name for s in services))
+    while not stop.is_set() and not failed:
+        stop.wait(0.5)
+    reason = f"service {failed[0]} failed" if failed else "stopped"
+    # Recorded before the uplink stops, so it still goes out in the uplink's final flush.
+    rt.events.record("system.stopped", source, {"reason": reason})
+    inner.set()
+    for t in threads:
+        t.join(15)
+    return 1 if failed else 0
+
+
+def _guard(service: Service, inner: threading.Event, outer: threading.Event,
+           failed: list[str]) -> None:
+    try:
+        service.run(inner)
+    except Exception:
+        log.exception("service %s failed", service.name)
+        failed.append(service.name)
+        outer.set()
+    else:
+        if not inner.is_set():
+            log.error("service %s ended by itself", service.name)
+            failed.append(service.name)
+            outer.set()
