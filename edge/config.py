@@ -133,6 +133,104 @@ class LogConfig:
         "info", help="one of 'debug', 'info', 'warning', 'error'")
 
 
+# --- GPIO: parking lamp and radio (docs/lamp-radio.md; pin numbers are BCM, defaults as in
+# drivers.gpio.DEFAULT_PINOUT, which edge/ may not import; a test keeps the two in step) --------
+
+def _check_bcm_pin(value: int) -> str | None:
+    return None if 0 <= value <= 27 else "a BCM GPIO number from 0 to 27 such as 17"
+
+
+def _check_not_negative(value: float) -> str | None:
+    return None if value >= 0 else "a number of 0 or more"
+
+
+def _check_windows(value: list[str]) -> str | None:
+    from edge.sun import check_window  # imported here: only lamp users need astral loaded
+    return next((problem for text in value if (problem := check_window(text))), None)
+
+
+def _check_regex(value: str) -> str | None:
+    try:
+        pattern = re.compile(value)
+    except re.error:
+        return "a regular expression such as '(?P<id>[0-9]{3,8})'"
+    if pattern.groups < 1:
+        return "a regular expression with a group that captures the id, such as '(?P<id>[0-9]+)'"
+    return None
+
+
+@dataclass(frozen=True)
+class GpioConfig:
+    pin_factory: Literal["lgpio", "mock", "rpigpio", "native"] = _opt(
+        "lgpio", help="a gpiozero pin factory: 'lgpio' (Pi OS, the only one on a Pi 5), "
+        "'mock' (simulation and tests), 'rpigpio' or 'native'")
+
+
+@dataclass(frozen=True)
+class LampConfig:
+    relay_pin: int = _opt(17, help="a BCM GPIO number for the lamp relay such as 17",
+                          check=_check_bcm_pin)
+    relay_active: Literal["high", "low"] = _opt(
+        "high", help="'high' (relay on when the pin is high) or 'low' (common opto modules)")
+    feedback: bool = _opt(False, help="true when a lamp feedback sensor is wired, else false")
+    feedback_pin: int = _opt(27, help="a BCM GPIO number for the lamp feedback such as 27",
+                             check=_check_bcm_pin)
+    feedback_active: Literal["high", "low"] = _opt(
+        "high", help="'high' (lit reads high) or 'low' (lit reads low)")
+    feedback_internal_pull: bool = _opt(
+        True, help="true to pull the feedback input to its not-lit level inside the Pi, "
+        "false when only an external resistor holds it")
+    feedback_delay_s: float = _opt(3.0, help="a number of seconds the feedback may disagree "
+                                   "with the relay before it is an alert", check=_check_positive)
+    default_mode: Literal["auto", "on", "off"] = _opt(
+        "auto", help="'auto', 'on' or 'off': the mode before any command was ever given")
+    after_hours: list[str] = _opt(help="a list of local time windows such as "
+                                  "[\"18:00-22:00\"] in which auto mode lights the lamp even "
+                                  "in daylight", check=_check_windows, factory=list)
+    check_s: float = _opt(1.0, help="a number of seconds between checks of schedule and "
+                          "feedback", check=_check_positive)
+
+
+@dataclass(frozen=True)
+class RadioConfig:
+    cos: bool = _opt(True, help="true to log received traffic from the COS line, else false")
+    cos_pin: int = _opt(22, help="a BCM GPIO number for the radio COS line such as 22",
+                        check=_check_bcm_pin)
+    cos_active: Literal["high", "low"] = _opt(
+        "low", help="'low' (squelch open pulls the pin low) or 'high'")
+    cos_internal_pull: bool = _opt(True, help="true to pull the COS input to its idle level "
+                                   "inside the Pi, false when only an external resistor does")
+    ptt: bool = _opt(True, help="true to log our own transmissions from the PTT line, else false")
+    ptt_pin: int = _opt(23, help="a BCM GPIO number for the PTT sense line such as 23",
+                        check=_check_bcm_pin)
+    ptt_active: Literal["high", "low"] = _opt(
+        "low", help="'low' (keying pulls the pin low) or 'high'")
+    ptt_internal_pull: bool = _opt(True, help="true to pull the PTT input to its idle level "
+                                   "inside the Pi, false when only an external resistor does")
+    debounce_s: float = _opt(0.05, help="a number of seconds a level must hold to count",
+                             check=_check_not_negative)
+    hang_s: float = _opt(1.0, help="a number of seconds: shorter gaps join one transmission",
+                         check=_check_not_negative)
+    min_transmission_s: float = _opt(0.5, help="a number of seconds: shorter transmissions are "
+                                     "chatter, counted but not logged one by one",
+                                     check=_check_not_negative)
+    cos_stuck_s: float = _opt(300.0, help="a number of seconds the squelch may stay open before "
+                              "it is an alert", check=_check_positive)
+    ptt_stuck_s: float = _opt(120.0, help="a number of seconds PTT may stay keyed before it is "
+                              "an alert", check=_check_positive)
+    poll_s: float = _opt(0.1, help="a number of seconds between samples of the radio lines",
+                         check=_check_positive)
+    ani_port: str = _opt("", help="a serial port of an ANI/PTT-ID decoder such as "
+                         "'/dev/ttyUSB0', or '' for none")
+    ani_baud: int = _opt(9600, help="a whole number: the decoder's baud rate such as 9600",
+                         check=_check_positive)
+    ani_pattern: str = _opt(r"(?P<id>[0-9]{3,8})", help="a regular expression whose first "
+                            "group captures the caller id in a decoder line", check=_check_regex)
+    ani_window_s: float = _opt(2.0, help="a number of seconds before key-up and after release "
+                               "in which a decoded id belongs to a transmission",
+                               check=_check_not_negative)
+
+
 @dataclass(frozen=True)
 class Config:
     site: SiteConfig = _opt(help="the [site] section")
@@ -140,6 +238,9 @@ class Config:
     mqtt: MqttConfig = _opt(help="the [mqtt] section", factory=MqttConfig)
     services: ServicesConfig = _opt(help="the [services] section", factory=ServicesConfig)
     log: LogConfig = _opt(help="the [log] section", factory=LogConfig)
+    gpio: GpioConfig = _opt(help="the [gpio] section", factory=GpioConfig)
+    lamp: LampConfig = _opt(help="the [lamp] section", factory=LampConfig)
+    radio: RadioConfig = _opt(help="the [radio] section", factory=RadioConfig)
     source: str = field(default="<built-in>", metadata={"help": "", "internal": True})
 
 
@@ -152,7 +253,7 @@ class MqttUrl:
     password: str | None
 
     def redacted(self) -> str:
-        auth = f"{self.username}:***@" if self.username else ""
+        auth = f"{self.username}{':***' if self.password else ''}@" if self.username else ""
         return f"{'mqtts' if self.tls else 'mqtt'}://{auth}{self.host}:{self.port}"
 
 

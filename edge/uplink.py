@@ -260,9 +260,10 @@ class Uplink:
                 return
             for item in batch:
                 info = self.client.publish(self.topics.event(item.kind), item.body, qos=1)
-                # NO_CONN still queues the message in paho, which sends it on reconnect.
-                if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
-                    log.warning("publish refused by the client (rc %s); retrying later", info.rc)
+                # Only QUEUE_SIZE means paho did not keep the message; NO_CONN and CONN_LOST
+                # leave it in paho's queue, to be sent again after the reconnect.
+                if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
+                    log.warning("paho refused event %d (queue full); retrying later", item.seq)
                     return
                 self._inflight[info.mid] = item.seq
                 self._cursor = item.seq
@@ -280,13 +281,12 @@ class Uplink:
             if memory and memory[0].seq == self._cursor + 1:
                 return _take_run(memory, self._cursor, room)
         ahead = self._ahead
-        while ahead and ahead[0].seq <= self._cursor:
-            ahead.popleft()
-        if not ahead or ahead[0].seq != self._cursor + 1:
+        if not ahead:
             # Read ahead in big chunks: one query per window refill would dominate a drain.
-            ahead.clear()
+            # What was read stays the exact prefix of what is unsent: seqs only grow, so
+            # rows committed later by anyone come after it.
             ahead.extend(self.events.pending(self._cursor, _READ_AHEAD))
-        return _take_run(ahead, self._cursor, room)
+        return [ahead.popleft() for _ in range(min(room, len(ahead)))]
 
     def _take_acks(self) -> None:
         if not self._acks:
@@ -322,6 +322,7 @@ class Uplink:
                     _ACK_STALL_S, oldest)
         self.stats.republished += len(self._inflight)
         self._inflight.clear()
+        self._ahead.clear()
         self._cursor = oldest - 1
         self._last_ack = time.monotonic()
 

@@ -6,6 +6,7 @@ port to cut the link for real.
 """
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
@@ -92,7 +93,9 @@ class Mosquitto:
         self.close()
 
     def _config(self) -> str:
-        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true",
+        # As root, mosquitto would drop to the 'mosquitto' user and lose access to workdir.
+        lines = [f"user {getpass.getuser()}", f"listener {self.port} 127.0.0.1",
+                 "allow_anonymous true",
                  "max_queued_messages 0", "max_inflight_messages 0",
                  f"persistence {'true' if self.persistence else 'false'}",
                  f"persistence_location {self.workdir}/", "log_dest stderr",
