@@ -317,7 +317,8 @@ def _build(cls: type, data: dict[str, Any], prefix: str, source: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        where = f"'{prefix}{unknown[0]}'" if prefix else f"section or key '{unknown[0]}'"
+        name = _printable(f"{prefix}{unknown[0]}")
+        where = f"'{name}'" if prefix else f"section or key '{name}'"
         raise ConfigError(f"{source}: unknown {where}; expected one of: "
                           f"{', '.join(sorted(fields))}")
     hints = typing.get_type_hints(cls)
@@ -346,6 +347,11 @@ def _coerce(hint: Any, value: Any, key: str, meta: Mapping[str, Any], source: st
     if check is not None and value is not None and (problem := check(value)):
         raise ConfigError(f"{source}: '{key}' must be {problem}, got {value!r}")
     return value
+
+
+def _printable(text: str) -> str:
+    """A key as typed, with control characters escaped so the message stays one line."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
 def _is_float(hint: Any) -> bool:

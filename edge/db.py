@@ -46,11 +46,7 @@ class Database:
 
     @property
     def path(self) -> Path | None:
-        """The database file, for SQLite on disk; None otherwise."""
-        parsed = make_url(self.url)
-        if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-            return None
-        return Path(parsed.database)
+        return sqlite_path(self.url)
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -124,6 +120,14 @@ class Database:
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of an SQLite URL; None for an in-memory database."""
+    parsed = make_url(url)
+    if parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
 
 
 def _make_engine(url: str, busy_timeout_s: float) -> Engine:

@@ -93,6 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     chk = cfs.add_parser("check", help="validate the configuration file and say what it sets")
     chk.set_defaults(func=cmd_config_check)
 
+    sim = sub.add_parser("sim", help="simulators of the post's devices (no hardware needed)")
+    sims = sim.add_subparsers(title="devices", metavar="DEVICE")
+    # The driver's shell parses its own options (--relay-pin ...; --help shows them).
+    sg = sims.add_parser("gpio", add_help=False, prefix_chars="\0",
+                         help="parking-lamp relay and radio lines on gpiozero mock pins")
+    sg.add_argument("args", nargs=argparse.REMAINDER)
+    sg.set_defaults(func=cmd_sim_gpio)
+
     from services import bench, demo
     bench.add_parser(sub)
     demo.add_parser(sub)
@@ -172,12 +180,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    from services.runtime import open_runtime
+    from services.runtime import open_existing
 
     config = load(args)
     if args.limit is not None and args.limit <= 0:
         raise CliError("--limit must be a positive whole number")
-    rt = open_runtime(config, SystemClock())
+    rt = open_existing(config, SystemClock())
     zone, now = config.site.zone, rt.clock.now()
     since = parse_when(args.since, zone, now, "--since") if args.since else None
     until = parse_when(args.until, zone, now, "--until") if args.until else None
@@ -215,12 +223,12 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from services.runtime import open_runtime
+    from services.runtime import open_existing
     from services.status import gather, render
 
     config = load(args)
     configure_logging(config, "error")
-    rt = open_runtime(config, SystemClock(), migrate=False)
+    rt = open_existing(config, SystemClock())
     try:
         health = gather(rt)
     finally:
@@ -253,6 +261,12 @@ def cmd_config_check(args: argparse.Namespace) -> int:
           f"store {config.store.url}; broker {broker}; "
           f"services {', '.join(config.services.enabled)}")
     return EXIT_OK
+
+
+def cmd_sim_gpio(args: argparse.Namespace) -> int:
+    from drivers.gpio.simulator import cli
+
+    return cli(list(args.args))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,7 +7,7 @@ from datetime import datetime
 from edge.clock import Clock
 from edge.commands import CommandRouter
 from edge.config import Config
-from edge.db import Database
+from edge.db import Database, StoreError, sqlite_path
 from edge.store import EventLog, StateTable
 from edge.topics import Topics
 
@@ -39,3 +39,19 @@ def open_runtime(config: Config, clock: Clock, migrate: bool = True) -> Runtime:
                    states=StateTable(db, clock),
                    topics=Topics(config.mqtt.base_topic, site.id),
                    router=CommandRouter())
+
+
+def open_existing(config: Config, clock: Clock) -> Runtime:
+    """For readers (events, status): never create or migrate a database, say so instead."""
+    rt = open_runtime(config, clock, migrate=False) if _exists(config) else None
+    if rt is None or rt.db.current_revision() is None:
+        if rt is not None:
+            rt.close()
+        raise StoreError(f"{config.store.url}: no posjaga store there yet; start the service "
+                         "or run 'posjaga db upgrade'")
+    return rt
+
+
+def _exists(config: Config) -> bool:
+    path = sqlite_path(config.store.url)
+    return path is None or path.exists()

@@ -6,7 +6,6 @@ import sys
 import threading
 import uuid
 from collections import OrderedDict
-from datetime import datetime
 from typing import Any, Callable, TextIO
 from zoneinfo import ZoneInfo
 
@@ -98,7 +97,7 @@ class Watcher:
             return None
         rel = topic.removeprefix(self.topics.root + "/")
         mark = " (retained)" if retained else ""
-        return f"{datetime.now(self.zone):%Y-%m-%d %H:%M:%S}  [{rel}]{mark} {text}"
+        return f"{'':19}  [{rel}]{mark} {text}"
 
     def _say(self, line: str) -> None:
         print(line, file=self.out, flush=True)
