@@ -14,7 +14,7 @@ import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -24,7 +24,22 @@ from edge.config import Config, config_from_mapping, load_config, parse_mqtt_url
 
 DEMO_DIR = Path("var/demo")
 
-Scene = Callable[[Any, threading.Event, Callable[[str], None]], None]
+Say = Callable[[str], None]
+
+
+class DemoPart(Protocol):
+    """One device area's share of the demo (each device service adds one to DEMO_PARTS)."""
+
+    def configure(self, data: dict[str, Any]) -> None:
+        """Adjust the demo's configuration before it is validated (simulated device URLs,
+        pin factory 'mock', scripted users...)."""
+
+    def scene(self, rt: Any, stop: threading.Event, say: Say) -> None:
+        """Drive the simulators through the scripted day until ``stop`` (a thread of its own;
+        use ``rt.clock`` so --speed applies)."""
+
+    def close(self) -> None:
+        """Stop the simulators."""
 
 
 def add_parser(sub: Any) -> None:
@@ -39,13 +54,16 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_demo)
 
 
-def demo_config(args: argparse.Namespace) -> Config:
+def demo_config(args: argparse.Namespace, parts: list[DemoPart]) -> Config:
     if args.config:
         return load_config(args.config)
     from services.runner import SERVICES
-    data = {"site": {"id": "kpu-palu", "name": "Sekretariat KPU Kota Palu (demo)"},
-            "store": {"url": f"sqlite:///{args.dir.resolve()}/posjaga.db"},
-            "services": {"enabled": sorted(SERVICES)}, "mqtt": {"poll_s": 0.1}}
+    data: dict[str, Any] = {
+        "site": {"id": "kpu-palu", "name": "Sekretariat KPU Kota Palu (demo)"},
+        "store": {"url": f"sqlite:///{args.dir.resolve()}/posjaga.db"},
+        "services": {"enabled": sorted(SERVICES)}, "mqtt": {"poll_s": 0.1}}
+    for part in parts:
+        part.configure(data)
     return config_from_mapping(data, "<demo>")
 
 
@@ -56,7 +74,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.speed <= 0 or (args.duration is not None and args.duration <= 0):
         raise CliError("--speed and --duration must be greater than 0")
     args.dir.mkdir(parents=True, exist_ok=True)
-    config = demo_config(args)
+    parts = [make(args.dir.resolve()) for make in DEMO_PARTS]
+    config = demo_config(args, parts)
     configure_logging(config, "warning")
     broker = None
     if not config.mqtt.url:
@@ -70,15 +89,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
         threading.Timer(args.duration, stop.set).start()
     try:
         return run_demo(config, ScaledClock(args.speed) if args.speed != 1 else SystemClock(),
-                        stop)
+                        stop, parts)
     finally:
         stop.set()
+        for part in parts:
+            part.close()
         if broker is not None:
             broker.stop()
 
 
 def run_demo(config: Config, clock: Clock, stop: threading.Event,
-             out: Any = sys.stdout) -> int:
+             parts: list[DemoPart] | None = None, out: Any = sys.stdout) -> int:
     from services.runner import run_services
     from services.runtime import open_runtime
     from services.watch import Watcher
@@ -97,7 +118,7 @@ def run_demo(config: Config, clock: Clock, stop: threading.Event,
     say(f"site {config.site.id}, store {config.store.url}, services "
         f"{', '.join(config.services.enabled)}")
     scenes = [threading.Thread(target=scene, args=(rt, stop, say), daemon=True)
-              for scene in SCENES]
+              for scene in [supervisor_ping] + [p.scene for p in parts or []]]
     for t in scenes:
         t.start()
     try:
@@ -107,7 +128,7 @@ def run_demo(config: Config, clock: Clock, stop: threading.Event,
         rt.close()
 
 
-def supervisor_ping(rt: Any, stop: threading.Event, say: Callable[[str], None]) -> None:
+def supervisor_ping(rt: Any, stop: threading.Event, say: Say) -> None:
     """A supervisor checks the post is alive: the command and its answer cross the broker."""
     if stop.wait(2):
         return
@@ -125,5 +146,5 @@ def supervisor_ping(rt: Any, stop: threading.Event, say: Callable[[str], None]) 
     client.loop_stop()
 
 
-# Each device issue adds its scripted scene here.
-SCENES: list[Scene] = [supervisor_ping]
+# Each device area adds a factory here: it gets the demo's folder and returns its DemoPart.
+DEMO_PARTS: list[Callable[[Path], DemoPart]] = []
