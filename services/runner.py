@@ -23,9 +23,21 @@ def _uplink(rt: Runtime) -> Service:
     return UplinkService(rt)
 
 
+def _lamp(rt: Runtime) -> Service:
+    from services.lamp import LampService
+    return LampService(rt)
+
+
+def _radio(rt: Runtime) -> Service:
+    from services.radio import RadioService
+    return RadioService(rt)
+
+
 # Factories import their modules lazily: a process loads only what its services use.
 SERVICES: dict[str, Callable[[Runtime], Service]] = {
     "uplink": _uplink,
+    "lamp": _lamp,
+    "radio": _radio,
 }
 
 
@@ -70,8 +82,12 @@ def _guard(service: Service, inner: threading.Event, outer: threading.Event,
            failed: list[str]) -> None:
     try:
         service.run(inner)
-    except Exception:
-        log.exception("service %s failed", service.name)
+    except Exception as exc:
+        if _is_ours(exc):
+            # Our own errors are phrased for a person: the sentence is enough.
+            log.error("service %s failed: %s", service.name, exc)
+        else:
+            log.exception("service %s failed", service.name)
         failed.append(service.name)
         outer.set()
     else:
@@ -79,3 +95,7 @@ def _guard(service: Service, inner: threading.Event, outer: threading.Event,
             log.error("service %s ended by itself", service.name)
             failed.append(service.name)
             outer.set()
+
+
+def _is_ours(exc: BaseException) -> bool:
+    return type(exc).__module__.split(".")[0] in ("edge", "drivers", "services")
