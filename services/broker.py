@@ -38,13 +38,15 @@ def free_port() -> int:
 
 class Mosquitto:
     def __init__(self, port: int | None = None, workdir: Path | None = None,
-                 persistence: bool = False, extra_config: str = "") -> None:
+                 persistence: bool = False, extra_config: str = "",
+                 anonymous: bool = True) -> None:
         self.port = port or free_port()
         self._own_dir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="posjaga-mosquitto-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.persistence = persistence
         self.extra_config = extra_config
+        self.anonymous = anonymous
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -95,7 +97,7 @@ class Mosquitto:
     def _config(self) -> str:
         # As root, mosquitto would drop to the 'mosquitto' user and lose access to workdir.
         lines = [f"user {getpass.getuser()}", f"listener {self.port} 127.0.0.1",
-                 "allow_anonymous true",
+                 f"allow_anonymous {'true' if self.anonymous else 'false'}",
                  "max_queued_messages 0", "max_inflight_messages 0",
                  f"persistence {'true' if self.persistence else 'false'}",
                  f"persistence_location {self.workdir}/", "log_dest stderr",

@@ -23,7 +23,8 @@ class Received:
 
 class Recorder:
     def __init__(self, port: int, topic: str = "#", client_id: str | None = None,
-                 clean_session: bool = True) -> None:
+                 clean_session: bool = True, username: str | None = None,
+                 password: str | None = None) -> None:
         self.messages: list[Received] = []
         self.cond = threading.Condition()
         self._subscribed = threading.Event()
@@ -35,6 +36,8 @@ class Recorder:
         self.client.on_subscribe = lambda *a: self._subscribed.set()
         self.client.on_message = self._on_message
         self.client.reconnect_delay_set(0.1, 0.5)
+        if username:
+            self.client.username_pw_set(username, password)
         self.client.connect("127.0.0.1", port, keepalive=10)
         self.client.loop_start()
         assert self._subscribed.wait(10), "recorder could not subscribe"
