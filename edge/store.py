@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
@@ -61,28 +61,25 @@ class EventLog:
 
     def record_many(self, items: Iterable[NewEvent]) -> list[Event]:
         """Commit all of ``items`` in one durable transaction, then wake the uplink."""
+        items = list(items)
+        if not items:
+            return []
         recorded_at = self.clock.now()
-        events: list[Event] = []
-        rows: list[tuple[str, ...]] = []
         rec_text = to_utc_text(recorded_at)
-        for item in items:
-            payload_text = validate_new(item)
-            occurred = item.occurred_at or recorded_at
-            event = Event(self._ids.new(recorded_at), self.site, item.kind, item.source,
-                          occurred, recorded_at, item.payload)
-            events.append(event)
-            rows.append((event.id, self.site, item.kind, item.source, to_utc_text(occurred),
-                         rec_text, payload_text))
-        if not rows:
-            return events
+        ids = self._ids.batch(recorded_at, len(items))
+        payloads = [validate_new(item) for item in items]  # first: refuses naive times too
+        rows = [(event_id, self.site, item.kind, item.source,
+                 rec_text if item.occurred_at is None else to_utc_text(item.occurred_at),
+                 rec_text, payload) for event_id, item, payload in zip(ids, items, payloads)]
         with self.db.raw_write() as cur:
             cur.executemany(_INSERT, rows)
             # We hold the write lock and seq is AUTOINCREMENT: this batch's seqs are consecutive.
-            last = cur.execute("SELECT last_insert_rowid()").fetchone()[0]
-        self._notify([Outgoing(last - len(rows) + i + 1, row[2],
-                               envelope_text(*row[:6], self.tz, row[6]))
+            first = cur.execute("SELECT last_insert_rowid()").fetchone()[0] - len(rows) + 1
+        self._notify([Outgoing(first + i, row[2], envelope_text(*row[:6], self.tz, row[6]))
                       for i, row in enumerate(rows)])
-        return [replace(e, seq=last - len(rows) + i + 1) for i, e in enumerate(events)]
+        return [Event(row[0], self.site, item.kind, item.source,
+                      item.occurred_at or recorded_at, recorded_at, item.payload, first + i)
+                for i, (row, item) in enumerate(zip(rows, items))]
 
     def _notify(self, batch: list[Outgoing]) -> None:
         with self._listeners_lock:

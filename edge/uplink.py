@@ -33,6 +33,7 @@ from edge.clock import Clock
 from edge.commands import CommandRouter
 from edge.store import EventLog, Outgoing, State, StateTable
 from edge.topics import Topics
+from edge.wakeup import STATES, WakeListener
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ class Uplink:
                  topics: Topics, clock: Clock, *, host: str, port: int, keepalive: int,
                  window: int, poll_s: float, retention: timedelta,
                  backoff: Backoff | None = None, router: CommandRouter | None = None,
+                 wake_listener: WakeListener | None = None,
                  on_command: Callable[[str, dict[str, Any]], None] | None = None) -> None:
         self.events, self.states, self.client = events, states, client
         self.topics, self.clock, self.router = topics, clock, router
@@ -88,6 +90,7 @@ class Uplink:
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._wake_pending = False
+        self._listener = wake_listener
         self._lock = threading.Lock()  # guards _memory, appended to by producer threads
         self._memory: deque[Outgoing] = deque()
         self._ahead: deque[Outgoing] = deque()
@@ -202,10 +205,23 @@ class Uplink:
                 log.warning("%s; retrying in %.1f s", self.stats.last_error, delay)
         self._wait_wake(min(self.poll_s, max(0.0, self._next_attempt - now)))
 
+    def _wake_fds(self) -> list[Any]:
+        return [self._wake_r] + ([self._listener] if self._listener else [])
+
     def _wait_wake(self, timeout: float) -> None:
-        readable, _, _ = select.select([self._wake_r], [], [], timeout)
-        if readable:
+        readable, _, _ = select.select(self._wake_fds(), [], [], timeout)
+        self._after_select(readable, timed_out=timeout > 0 and not readable)
+
+    def _after_select(self, readable: list[Any], timed_out: bool) -> None:
+        if timed_out:
+            # Quiet for a poll interval: another process may have changed a state without
+            # reaching us (its wake-up datagram is best effort).
+            self._states_dirty = True
+        if self._wake_r in readable:
             self._drain_wake()
+        if self._listener is not None and self._listener in readable:
+            if STATES in self._listener.drain():
+                self._states_dirty = True
 
     def _drain_wake(self) -> None:
         try:
@@ -224,11 +240,11 @@ class Uplink:
             timeout = min(timeout, max(0.0, self._mark_due - time.monotonic()))
         wlist = [sock] if self.client.want_write() else []
         try:
-            readable, writable, _ = select.select([sock, self._wake_r], wlist, [], timeout)
+            readable, writable, _ = select.select([sock] + self._wake_fds(), wlist, [],
+                                                  timeout)
         except (OSError, ValueError):  # the socket was closed under us
-            readable, writable = [], []
-        if self._wake_r in readable:
-            self._drain_wake()
+            readable, writable = [sock], []
+        self._after_select(readable, timed_out=timeout > 0 and not readable and not writable)
         if sock in readable or pending:
             self.client.loop_read()
         if sock in writable and self.client.socket() is not None:

@@ -10,6 +10,7 @@ from edge.config import Config
 from edge.db import Database, StoreError, sqlite_path
 from edge.store import EventLog, StateTable
 from edge.topics import Topics
+from edge.wakeup import EVENTS, STATES, WakeSender
 
 
 @dataclass
@@ -34,11 +35,16 @@ def open_runtime(config: Config, clock: Clock, migrate: bool = True) -> Runtime:
     if migrate:
         db.migrate()
     site = config.site
-    return Runtime(config=config, clock=clock, db=db,
-                   events=EventLog(db, site.id, site.timezone, clock),
-                   states=StateTable(db, clock),
-                   topics=Topics(config.mqtt.base_topic, site.id),
-                   router=CommandRouter())
+    rt = Runtime(config=config, clock=clock, db=db,
+                 events=EventLog(db, site.id, site.timezone, clock),
+                 states=StateTable(db, clock),
+                 topics=Topics(config.mqtt.base_topic, site.id),
+                 router=CommandRouter())
+    # Wake the uplink, which may be another process, as soon as anything is committed.
+    waker = WakeSender(config.store.url)
+    rt.events.subscribe(lambda batch: waker.send(EVENTS))
+    rt.states.subscribe(lambda: waker.send(STATES))
+    return rt
 
 
 def open_existing(config: Config, clock: Clock) -> Runtime:

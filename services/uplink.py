@@ -9,6 +9,7 @@ from edge.commands import require
 from edge.mqtt import make_client
 from edge.timefmt import to_utc_text
 from edge.uplink import Backoff, Uplink
+from edge.wakeup import WakeListener
 from services.runtime import Runtime
 
 
@@ -23,16 +24,20 @@ class UplinkService:
         client, url = make_client(cfg, client_id, will_topic=rt.topics.status,
                                   inflight=cfg.window + 16)
         self.url = url
+        self.listener = WakeListener(rt.config.store.url)
         self.uplink = Uplink(rt.events, rt.states, client, rt.topics, rt.clock,
                              host=url.host, port=url.port, keepalive=cfg.keepalive_s,
                              window=cfg.window, poll_s=cfg.poll_s,
                              retention=timedelta(days=rt.config.store.retention_days),
                              backoff=Backoff(cfg.reconnect_min_s, cfg.reconnect_max_s),
-                             router=rt.router)
+                             router=rt.router, wake_listener=self.listener)
         rt.router.register("system", self._system_command)
 
     def run(self, stop: threading.Event) -> None:
-        self.uplink.run(stop)
+        try:
+            self.uplink.run(stop)
+        finally:
+            self.listener.close()
 
     def _system_command(self, request: Mapping[str, Any]) -> dict[str, Any]:
         action = require(request, "action", str, ("ping", "backlog", "republish"))
