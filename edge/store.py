@@ -25,7 +25,8 @@ _INSERT = ("INSERT INTO events (id, site, kind, source, occurred_at, recorded_at
            "VALUES (?, ?, ?, ?, ?, ?, ?)")
 _PENDING = ("SELECT seq, id, site, kind, source, occurred_at, recorded_at, payload FROM events "
             "WHERE sent_at IS NULL AND seq > ? ORDER BY seq LIMIT ?")
-_MARK_SENT = "UPDATE events SET sent_at = ? WHERE seq = ? AND sent_at IS NULL"
+_MARK_SENT = ("UPDATE events SET sent_at = ? WHERE seq BETWEEN ? AND ? "
+              "AND sent_at IS NULL")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +103,7 @@ class EventLog:
             return
         at = to_utc_text(self.clock.now())
         with self.db.raw_write() as cur:
-            cur.executemany(_MARK_SENT, [(at, seq) for seq in seqs])
+            cur.executemany(_MARK_SENT, [(at, lo, hi) for lo, hi in _runs(seqs)])
 
     def backlog(self) -> int:
         with self.db.read() as conn:
@@ -158,6 +159,18 @@ class EventLog:
     def count(self) -> int:
         with self.db.read() as conn:
             return conn.scalar(select(func.count()).select_from(EventRow)) or 0
+
+
+def _runs(seqs: Sequence[int]) -> list[tuple[int, int]]:
+    """Consecutive runs of seqs as (first, last): acknowledgements mostly come in order, so a
+    window of them is usually a single UPDATE."""
+    runs: list[tuple[int, int]] = []
+    for seq in sorted(seqs):
+        if runs and seq == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], seq)
+        else:
+            runs.append((seq, seq))
+    return runs
 
 
 def _to_event(row: Any) -> Event:

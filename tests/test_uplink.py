@@ -231,6 +231,13 @@ def test_states_are_retained_and_republished_after_broker_restart(broker, config
             if attempt == 0:
                 broker.restart()  # no persistence: the broker forgot every retained message
                 wait_until(lambda: up.stats.connects >= 2, what="reconnect")
+                # Once the republished state has reached anyone, the next subscriber must
+                # get it as a retained message from the broker itself.
+                probe = Recorder(broker.port, f"{ROOT}/state/#")
+                try:
+                    probe.wait_for(lambda m: len(m) >= 1)
+                finally:
+                    probe.close()
     finally:
         up.close()
         rt.close()
