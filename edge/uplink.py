@@ -297,6 +297,8 @@ class Uplink:
             if memory and memory[0].seq == self._cursor + 1:
                 return _take_run(memory, self._cursor, room)
         ahead = self._ahead
+        while ahead and ahead[0].seq <= self._cursor:
+            ahead.popleft()  # already sent from memory
         if not ahead:
             # Read ahead in big chunks: one query per window refill would dominate a drain.
             # What was read stays the exact prefix of what is unsent: seqs only grow, so
@@ -383,24 +385,33 @@ class Uplink:
             log.info("pruned %d published events older than %s", removed, self.retention)
 
     def _shutdown(self) -> None:
-        """Say offline, give what is in flight a moment to be acknowledged, then leave."""
+        """Send what is still unsent (for up to 2 s), say offline, then leave. What does not
+        make it stays in the store and goes out on the next start."""
         self._closing = True
         try:
             if self.stats.connected and self.client.socket() is not None:
+                self._flush(time.monotonic() + 2.0)
                 info = self.client.publish(self.topics.status, "offline", qos=1, retain=True)
-                deadline = time.monotonic() + 2.0
-                while (self._inflight or not info.is_published()) and time.monotonic() < deadline:
-                    sock = self.client.socket()
-                    if sock is None:
-                        break
-                    self._io_turn(sock)
-                    self._take_acks()
-                self._take_acks()
+                self._flush(time.monotonic() + 1.0, until=info.is_published)
+            self._take_acks()
             self._mark_sent(force=True)
             self.client.disconnect()
         finally:
             os.close(self._wake_r)
             os.close(self._wake_w)
+
+    def _flush(self, deadline: float, until: Callable[[], bool] | None = None) -> None:
+        while time.monotonic() < deadline and self.stats.connected:
+            sock = self.client.socket()
+            if sock is None:
+                return
+            self._fill_window()
+            self._take_acks()
+            done = until() if until else not (self._inflight or self._memory or self._ahead
+                                               or self.events.pending(self._cursor, 1))
+            if done:
+                return
+            self._io_turn(sock)
 
 
 def _take_run(queue: deque[Outgoing], cursor: int, room: int) -> list[Outgoing]:

@@ -146,5 +146,7 @@ def supervisor_ping(rt: Any, stop: threading.Event, say: Say) -> None:
     client.loop_stop()
 
 
+from services.demo_gpio import make_gpio_demo  # noqa: E402 - the parts import services
+
 # Each device area adds a factory here: it gets the demo's folder and returns its DemoPart.
-DEMO_PARTS: list[Callable[[Path], DemoPart]] = []
+DEMO_PARTS: list[Callable[[Path], DemoPart]] = [make_gpio_demo]

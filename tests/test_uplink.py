@@ -81,7 +81,7 @@ def _stream(rt, count: int, stop_early: threading.Event | None = None) -> thread
     return t
 
 
-def test_broker_restarted_several_times_during_a_stream(tmp_path, config_for):
+def _restarts_during_stream(tmp_path, config_for, events: int, restarts: int) -> None:
     # Broker persistence and a persistent subscriber session stand for the supervisor's
     # side, so that what the broker accepted survives its own restarts.
     with Mosquitto(workdir=tmp_path / "b", persistence=True) as broker:
@@ -90,21 +90,30 @@ def test_broker_restarted_several_times_during_a_stream(tmp_path, config_for):
         up = ThreadedUplink(rt)
         try:
             up.wait_connected()
-            producer = _stream(rt, 3000)
-            for _ in range(4):
+            producer = _stream(rt, events)
+            for _ in range(restarts):
                 wait_until(lambda: rt.events.count() > 0, what="events")
                 time.sleep(0.3)
                 broker.restart()
-            producer.join(60)
+            producer.join(events / 100)
             wait_until(lambda: rt.events.backlog() == 0, 60, "backlog drained")
             ids = db_ids(rt)
-            rec.wait_for(lambda m: set(ids) <= set(rec.event_ids()), 30)
-            assert len(ids) == 3000
-            assert up.stats.connects >= 5
+            rec.wait_for(lambda m: set(ids) <= set(rec.event_ids()), 60)
+            assert len(ids) == events
+            assert up.stats.connects >= restarts + 1
         finally:
             up.close()
             rec.close()
             rt.close()
+
+
+def test_broker_restarted_several_times_during_a_stream(tmp_path, config_for):
+    _restarts_during_stream(tmp_path, config_for, events=3000, restarts=4)
+
+
+@pytest.mark.soak
+def test_soak_broker_restarted_many_times_during_a_long_stream(tmp_path, config_for):
+    _restarts_during_stream(tmp_path, config_for, events=100_000, restarts=25)
 
 
 def test_broker_killed_mid_stream_every_event_still_acknowledged(tmp_path, config_for):
@@ -222,6 +231,13 @@ def test_states_are_retained_and_republished_after_broker_restart(broker, config
         assert rt.states.set("lamp", {"on": True, "mode": "auto"})
         assert not rt.states.set("lamp", {"on": True, "mode": "auto"})  # unchanged
         for attempt in range(2):
+            # Once the state has reached anyone, a later subscriber must get it as a
+            # retained message from the broker itself.
+            probe = Recorder(broker.port, f"{ROOT}/state/#")
+            try:
+                probe.wait_for(lambda m: len(m) >= 1)
+            finally:
+                probe.close()
             rec = Recorder(broker.port, f"{ROOT}/state/#")
             try:
                 msgs = rec.wait_for(lambda m: len(m) >= 1)
@@ -231,13 +247,6 @@ def test_states_are_retained_and_republished_after_broker_restart(broker, config
             if attempt == 0:
                 broker.restart()  # no persistence: the broker forgot every retained message
                 wait_until(lambda: up.stats.connects >= 2, what="reconnect")
-                # Once the republished state has reached anyone, the next subscriber must
-                # get it as a retained message from the broker itself.
-                probe = Recorder(broker.port, f"{ROOT}/state/#")
-                try:
-                    probe.wait_for(lambda m: len(m) >= 1)
-                finally:
-                    probe.close()
     finally:
         up.close()
         rt.close()
