@@ -78,7 +78,7 @@ class FaultyLink:
                     if not data:
                         raise OSError("closed")
                     peers[src].sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: cut() closed a socket under select()
             pass
         finally:
             for s in (a, b):
