@@ -163,9 +163,18 @@ class Uplink:
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
                        properties: Any) -> None:
-        if self.stats.connected and not self._closing:
+        if self._closing:
+            return
+        if self.stats.connected:
             log.warning("lost the broker (%s); events keep being recorded", reason)
+        else:  # closed before it ever accepted us: count it and back off like a refusal
+            self.stats.connect_failures += 1
+            self.stats.last_error = self.stats.last_error or \
+                "the broker closed the connection before accepting it"
         self.stats.connected = False
+        # Back off even after a good session (the first delay is the short one): a broker
+        # that accepts and drops at once must not be hammered in a tight loop.
+        self._next_attempt = time.monotonic() + self.backoff.next()
 
     def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: Any,
                     properties: Any) -> None:

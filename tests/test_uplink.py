@@ -288,3 +288,31 @@ def test_commands_are_answered_and_bad_ones_refused(broker, recorder, config_for
     finally:
         up.close()
         rt.close()
+
+
+def test_outage_longer_than_the_memory_queue_drains_in_order(tmp_path, config_for):
+    # More events than the uplink keeps announced in memory: the rest must come from the store.
+    port = free_port()
+    link = FaultyLink(port)
+    link.refuse()  # the broker's host is up, the broker is not
+    rt = open_runtime(config_for(f"mqtt://127.0.0.1:{link.port}"), SystemClock())
+    up = ThreadedUplink(rt)
+    try:
+        wait_until(lambda: up.stats.connect_failures >= 1, what="connection attempts")
+        for i in range(0, 25_000, 500):
+            rt.events.record_many([NewEvent("patrol.tap", "reader-1", {"n": j})
+                                   for j in range(i, i + 500)])
+        with Mosquitto(port=port, workdir=tmp_path / "late") as broker:
+            rec = Recorder(broker.port, "posjaga/+/event/#")
+            link.admit()  # only now: the subscriber must not miss the first ones
+            try:
+                rt.events.record("patrol.tap", "reader-1", {"n": 25_000})  # live, after
+                wait_until(lambda: rt.events.backlog() == 0, 60, "backlog drained")
+                rec.wait_for(lambda m: len(m) >= 25_001, 30)
+                assert rec.event_ids() == db_ids(rt)  # each once, in recording order
+            finally:
+                rec.close()
+    finally:
+        up.close()
+        link.close()
+        rt.close()

@@ -13,6 +13,7 @@ class FaultyLink:
         self._server = socket.create_server(("127.0.0.1", 0))
         self.port = self._server.getsockname()[1]
         self._frozen = threading.Event()
+        self._refusing = threading.Event()
         self._stop = threading.Event()
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._lock = threading.Lock()
@@ -25,6 +26,13 @@ class FaultyLink:
 
     def thaw(self) -> None:
         self._frozen.clear()
+
+    def refuse(self) -> None:
+        """Close every new connection at once, as a host with the broker down would."""
+        self._refusing.set()
+
+    def admit(self) -> None:
+        self._refusing.clear()
 
     def cut(self) -> None:
         with self._lock:
@@ -48,6 +56,9 @@ class FaultyLink:
                 client, _ = self._server.accept()
             except OSError:
                 return
+            if self._refusing.is_set():
+                client.close()
+                continue
             if self._frozen.is_set():
                 # A dead link: the connection is never answered.
                 threading.Thread(target=self._hold, args=(client,), daemon=True).start()
