@@ -279,6 +279,17 @@ class Uplink:
     # --- events ----------------------------------------------------------------------------
 
     def _fill_window(self) -> None:
+        cork = getattr(self.client, "cork", None)
+        if cork is None:
+            self._publish_batches()
+            return
+        cork()  # one write for the whole burst (edge.mqtt.BatchingClient)
+        try:
+            self._publish_batches()
+        finally:
+            self.client.uncork()
+
+    def _publish_batches(self) -> None:
         while (room := self.window - len(self._inflight)) > 0:
             batch = self._next_batch(room)
             if not batch:

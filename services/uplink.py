@@ -22,7 +22,7 @@ class UplinkService:
         client_id = client_id or cfg.client_id or f"posjaga-{rt.config.site.id}-uplink"
         # A few slots beyond the event window for states, status and command answers.
         client, url = make_client(cfg, client_id, will_topic=rt.topics.status,
-                                  inflight=cfg.window + 16)
+                                  inflight=cfg.window + 16, batching=True)
         self.url = url
         self.listener = WakeListener(rt.config.store.url)
         self.uplink = Uplink(rt.events, rt.states, client, rt.topics, rt.clock,

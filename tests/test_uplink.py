@@ -316,3 +316,32 @@ def test_outage_longer_than_the_memory_queue_drains_in_order(tmp_path, config_fo
         up.close()
         link.close()
         rt.close()
+
+
+def test_bursts_larger_than_the_socket_buffers_arrive_whole(tmp_path, broker, recorder,
+                                                            config_for):
+    # While the link is frozen the kernel's buffers fill and the batched writes are cut
+    # short; what the socket did not take must go out, in order, once it drains.
+    link = FaultyLink(broker.port, rcvbuf=8192)
+    rt = open_runtime(config_for(f"mqtt://127.0.0.1:{link.port}", mqtt={"keepalive_s": 30}),
+                      SystemClock())
+    up = ThreadedUplink(rt)
+    try:
+        up.wait_connected()
+        link.freeze()
+        big = "x" * 50_000
+        for i in range(0, 120, 10):
+            rt.events.record_many([NewEvent("patrol.tap", "reader-1", {"n": j, "pad": big})
+                                   for j in range(i, i + 10)])
+        wait_until(lambda: up.stats.published >= 100, 20, "the window never filled")
+        wait_until(up.service.uplink.client.want_write, 10, "the kernel took everything")
+        link.thaw()
+        wait_until(lambda: rt.events.backlog() == 0, 30, "backlog drained")
+        recorder.wait_for(lambda m: len(recorder.event_ids()) >= 120, 30)
+        assert recorder.event_ids() == db_ids(rt)
+        assert all(json.loads(m.payload)["payload"]["pad"] == big
+                   for m in recorder.messages if "/event/" in m.topic)
+    finally:
+        up.close()
+        link.close()
+        rt.close()

@@ -8,9 +8,12 @@ import threading
 
 
 class FaultyLink:
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, rcvbuf: int | None = None) -> None:
         self.target_port = target_port
+        self.rcvbuf = rcvbuf  # a small receive buffer makes a frozen link back up sooner
         self._server = socket.create_server(("127.0.0.1", 0))
+        if rcvbuf:  # inherited by accepted sockets; must be set before the handshake
+            self._server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.port = self._server.getsockname()[1]
         self._frozen = threading.Event()
         self._refusing = threading.Event()
