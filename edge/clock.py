@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Clock(Protocol):
@@ -25,6 +25,16 @@ class Clock(Protocol):
 
 class SystemClock:
     """The Pi's own clocks."""
+
+    def __init__(self) -> None:
+        self._sync: Any = None
+
+    def synced(self) -> bool | None:
+        """Whether NTP has synchronised the wall clock (edge/timesync.py); None if unknown."""
+        if self._sync is None:
+            from edge.timesync import SyncProbe
+            self._sync = SyncProbe()
+        return self._sync.synchronized()
 
     def now(self) -> datetime:
         return datetime.now(timezone.utc)

@@ -44,6 +44,8 @@ class Event:
     payload: Mapping[str, Any]
     seq: int | None = None
     sent_at: datetime | None = None
+    clock_synced: bool | None = None  # the Pi's clock when stamped (edge/timesync.py)
+    clock_fix_s: float | None = None  # seconds added once the clock was synchronised
 
     @property
     def branch(self) -> str:
@@ -54,6 +56,8 @@ class Event:
             "v": ENVELOPE_VERSION, "id": self.id, "site": self.site, "kind": self.kind,
             "source": self.source, "occurred_at": to_utc_text(self.occurred_at),
             "recorded_at": to_utc_text(self.recorded_at), "tz": tz,
+            "clock_synced": self.clock_synced,
+            **({} if self.clock_fix_s is None else {"clock_fix_s": self.clock_fix_s}),
             "payload": dict(self.payload),
         }
 
@@ -80,12 +84,18 @@ def validate_new(item: NewEvent) -> str:
     return text
 
 
+_CLOCK = {None: "null", True: "true", False: "false", 0: "false", 1: "true"}
+
+
 def envelope_text(event_id: str, site: str, kind: str, source: str, occurred_at: str,
-                  recorded_at: str, tz: str, payload_text: str) -> str:
+                  recorded_at: str, tz: str, payload_text: str, clock_synced: Any = None,
+                  clock_fix_s: float | None = None) -> str:
     """The envelope as JSON straight from stored text, without re-parsing the payload.
 
     id, site, kind and the times are validated ASCII forms, so only source and tz need escaping.
     """
+    fix = "" if clock_fix_s is None else f'"clock_fix_s":{clock_fix_s!r},'
     return (f'{{"v":{ENVELOPE_VERSION},"id":"{event_id}","site":"{site}","kind":"{kind}",'
             f'"source":{json.dumps(source, ensure_ascii=False)},"occurred_at":"{occurred_at}",'
-            f'"recorded_at":"{recorded_at}","tz":{json.dumps(tz)},"payload":{payload_text}}}')
+            f'"recorded_at":"{recorded_at}","tz":{json.dumps(tz)},'
+            f'"clock_synced":{_CLOCK[clock_synced]},{fix}"payload":{payload_text}}}')

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, String, Text, text
+from sqlalchemy import Boolean, Float, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -37,6 +37,8 @@ class EventRow(Base):
         Index("ix_events_recorded_at", "recorded_at"),
         Index("ix_events_kind_recorded_at", "kind", "recorded_at"),
         Index("ix_events_source_seq", "source", "seq"),
+        Index("ix_events_clock_unfixed", "seq",
+              sqlite_where=text("clock_synced = 0 AND clock_fix_s IS NULL")),
         {"sqlite_autoincrement": True},
     )
 
@@ -49,6 +51,12 @@ class EventRow(Base):
     recorded_at: Mapped[datetime] = mapped_column(UtcText)
     payload: Mapped[str] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UtcText, nullable=True)
+    # Was the Pi's clock synchronised when this was stamped? (NULL: unknown, e.g. older rows.)
+    # Unsynchronised stamps keep "<boot id> <monotonic s>" so they can be corrected once it is,
+    # and the correction applied, in seconds (edge/timesync.py).
+    clock_synced: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    clock_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    clock_fix_s: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class StateRow(Base):

@@ -7,9 +7,11 @@ committed: what was not acknowledged is simply published again (subscribers drop
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import delete, func, select, update
@@ -21,10 +23,14 @@ from edge.ids import UuidV7Factory
 from edge.models import EventRow, StateRow
 from edge.timefmt import from_utc_text, to_utc_text
 
-_INSERT = ("INSERT INTO events (id, site, kind, source, occurred_at, recorded_at, payload) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?)")
-_PENDING = ("SELECT seq, id, site, kind, source, occurred_at, recorded_at, payload FROM events "
+_INSERT = ("INSERT INTO events (id, site, kind, source, occurred_at, recorded_at, payload, "
+           "clock_synced, clock_ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_PENDING = ("SELECT seq, id, site, kind, source, occurred_at, recorded_at, payload, "
+            "clock_synced, clock_fix_s FROM events "
             "WHERE sent_at IS NULL AND seq > ? ORDER BY seq LIMIT ?")
+_UNFIXED = ("SELECT seq, occurred_at, recorded_at, clock_ref FROM events "
+            "WHERE clock_synced = 0 AND clock_fix_s IS NULL")
+_FIX = "UPDATE events SET recorded_at = ?, occurred_at = ?, clock_fix_s = ? WHERE seq = ?"
 _MARK_SENT = ("UPDATE events SET sent_at = ? WHERE seq BETWEEN ? AND ? "
               "AND sent_at IS NULL")
 
@@ -38,6 +44,20 @@ class Outgoing:
     body: str
 
 
+class EventBatch:
+    """Events recorded inside a caller's transaction (see ``EventLog.writing``)."""
+
+    def __init__(self, log: "EventLog", cursor: sqlite3.Cursor) -> None:
+        self.cursor = cursor
+        self.outgoing: list[Outgoing] = []
+        self._log = log
+
+    def record_many(self, items: Iterable[NewEvent]) -> list[Event]:
+        events, outgoing = self._log._insert(self.cursor, list(items))
+        self.outgoing.extend(outgoing)
+        return events
+
+
 class EventLog:
     def __init__(self, db: Database, site: str, tz: str, clock: Clock) -> None:
         self.db = db
@@ -45,6 +65,10 @@ class EventLog:
         self.tz = tz
         self.clock = clock
         self._ids = UuidV7Factory()
+        # The clock says whether NTP synchronised it (edge/timesync.py); a clock that cannot
+        # tell (a test's, the demo's fast one) leaves the flag unknown.
+        self._synced: Callable[[], bool | None] = getattr(clock, "synced", lambda: None)
+        self._boot: str | None = None
         self._listeners: list[Callable[[list[Outgoing]], None]] = []
         self._listeners_lock = threading.Lock()
 
@@ -65,22 +89,77 @@ class EventLog:
         items = list(items)
         if not items:
             return []
+        with self.writing() as batch:
+            return batch.record_many(items)
+
+    @contextmanager
+    def writing(self) -> Iterator["EventBatch"]:
+        """One durable transaction for a caller's own rows and its events together (a punch
+        and its event): ``batch.cursor`` runs the caller's SQL, ``batch.record_many`` adds
+        events. Listeners hear of the events after COMMIT, and of nothing if the block raises."""
+        with self.db.raw_write() as cur:
+            batch = EventBatch(self, cur)
+            yield batch
+        if batch.outgoing:
+            self._notify(batch.outgoing)
+
+    def _insert(self, cur: sqlite3.Cursor, items: list[NewEvent]
+                ) -> tuple[list[Event], list[Outgoing]]:
+        if not items:
+            return [], []
         recorded_at = self.clock.now()
         rec_text = to_utc_text(recorded_at)
         ids = self._ids.batch(recorded_at, len(items))
         payloads = [validate_new(item) for item in items]  # first: refuses naive times too
+        synced = self._synced()
+        ref = self._clock_ref() if synced is False else None
         rows = [(event_id, self.site, item.kind, item.source,
                  rec_text if item.occurred_at is None else to_utc_text(item.occurred_at),
-                 rec_text, payload) for event_id, item, payload in zip(ids, items, payloads)]
-        with self.db.raw_write() as cur:
-            cur.executemany(_INSERT, rows)
-            # We hold the write lock and seq is AUTOINCREMENT: this batch's seqs are consecutive.
-            first = cur.execute("SELECT last_insert_rowid()").fetchone()[0] - len(rows) + 1
-        self._notify([Outgoing(first + i, row[2], envelope_text(*row[:6], self.tz, row[6]))
-                      for i, row in enumerate(rows)])
+                 rec_text, payload, synced, ref)
+                for event_id, item, payload in zip(ids, items, payloads)]
+        cur.executemany(_INSERT, rows)
+        # We hold the write lock and seq is AUTOINCREMENT: this batch's seqs are consecutive.
+        first = cur.execute("SELECT last_insert_rowid()").fetchone()[0] - len(rows) + 1
+        outgoing = [Outgoing(first + i, row[2], envelope_text(*row[:6], self.tz, row[6], synced))
+                    for i, row in enumerate(rows)]
         return [Event(row[0], self.site, item.kind, item.source,
-                      item.occurred_at or recorded_at, recorded_at, item.payload, first + i)
-                for i, (row, item) in enumerate(zip(rows, items))]
+                      item.occurred_at or recorded_at, recorded_at, item.payload, first + i,
+                      clock_synced=synced)
+                for i, (row, item) in enumerate(zip(rows, items))], outgoing
+
+    def _clock_ref(self) -> str:
+        if self._boot is None:
+            from edge.timesync import boot_id
+            self._boot = boot_id()
+        return f"{self._boot} {self.clock.monotonic():.6f}"
+
+    def correct_clock(self, boot: str, now: datetime, monotonic: float) -> int:
+        """Correct the events this boot stamped before the clock was synchronised, from the
+        monotonic clock (edge/timesync.py); ``now`` must be a synchronised time. ``recorded_at``
+        is corrected, and ``occurred_at`` too where it was the same stamp; times a device or a
+        service gave stay as they were. Events of earlier boots cannot be corrected and stay
+        flagged. One transaction, recording ``system.clock_synced`` when it fixed anything, so
+        processes racing to do it do it once. Returns the number of events corrected."""
+        with self.writing() as batch:
+            fixes, earlier = [], 0
+            for seq, occurred, recorded, ref in batch.cursor.execute(_UNFIXED).fetchall():
+                ref_boot, _, stamped = (ref or "").partition(" ")
+                if ref_boot != boot or not stamped:
+                    earlier += 1
+                    continue
+                true = to_utc_text(now - timedelta(seconds=monotonic - float(stamped)))
+                step = (from_utc_text(true) - from_utc_text(recorded)).total_seconds()
+                fixes.append((true, true if occurred == recorded else occurred,
+                              round(step, 6), seq))
+            if not fixes:
+                return 0
+            batch.cursor.executemany(_FIX, fixes)
+            steps = sorted(f[2] for f in fixes)
+            batch.record_many([NewEvent("system.clock_synced", "posjaga", {
+                "corrected": len(fixes), "first_seq": min(f[3] for f in fixes),
+                "last_seq": max(f[3] for f in fixes), "step_s": steps[len(steps) // 2],
+                "step_min_s": steps[0], "step_max_s": steps[-1], "not_corrected": earlier})])
+        return len(fixes)
 
     def _notify(self, batch: list[Outgoing]) -> None:
         with self._listeners_lock:
@@ -95,8 +174,8 @@ class EventLog:
         with self.db.raw_read() as cur:
             rows = cur.execute(_PENDING, (after_seq, limit)).fetchall()
         return [Outgoing(seq, kind, envelope_text(eid, site, kind, source, occ, rec, self.tz,
-                                                  payload))
-                for seq, eid, site, kind, source, occ, rec, payload in rows]
+                                                  payload, synced, fix))
+                for seq, eid, site, kind, source, occ, rec, payload, synced, fix in rows]
 
     def mark_sent(self, seqs: Sequence[int]) -> None:
         if not seqs:
@@ -176,7 +255,8 @@ def _runs(seqs: Sequence[int]) -> list[tuple[int, int]]:
 def _to_event(row: Any) -> Event:
     return Event(id=row.id, site=row.site, kind=row.kind, source=row.source,
                  occurred_at=row.occurred_at, recorded_at=row.recorded_at,
-                 payload=json.loads(row.payload), seq=row.seq, sent_at=row.sent_at)
+                 payload=json.loads(row.payload), seq=row.seq, sent_at=row.sent_at,
+                 clock_synced=row.clock_synced, clock_fix_s=row.clock_fix_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,4 +324,4 @@ def _to_state(row: Any) -> State:
     return State(row.name, json.loads(row.payload), row.updated_at, row.version)
 
 
-__all__ = ["EventLog", "StateTable", "Outgoing", "State", "from_utc_text"]
+__all__ = ["EventBatch", "EventLog", "StateTable", "Outgoing", "State", "from_utc_text"]
