@@ -26,7 +26,11 @@ class Health:
     oldest_unsent: str | None
     store: dict[str, Any]
     last_events: list[dict[str, Any]]
+    daemons: list[dict[str, Any]] = field(default_factory=list)
+    devices: list[dict[str, Any]] = field(default_factory=list)
+    clock: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # shown, but not a reason for exit 1
 
     @property
     def ok(self) -> bool:
@@ -82,6 +86,14 @@ def gather(rt: Runtime) -> Health:
                          "recorded_at": to_utc_text(e.recorded_at)}
                         for e in rt.events.last_per_source()])
     _judge(health, oldest, now)
+    from services import health_status
+
+    health.daemons, problems = health_status.daemons(rt, now, cfg.services.enabled)
+    health.problems += problems
+    health.devices, problems = health_status.devices(rt)
+    health.problems += problems
+    # The clock corrects itself once NTP is reachable (edge/timesync.py): a warning only.
+    health.clock, health.warnings = health_status.clock(rt)
     return health
 
 
@@ -129,8 +141,24 @@ def render(h: Health, rt: Runtime) -> str:
         lines.append(f"disk      {h.store['disk_free_bytes'] // 2**20} MiB free of "
                      f"{h.store['disk_total_bytes'] // 2**20} MiB; store "
                      f"{h.store['bytes'] // 1024} KiB")
+    lines.append("daemons:")
+    lines += [f"  {d['name']:<24} {d['state']:<10} last heard {local(d['at'])}"
+              + (f", pid {d['pid']}" if d.get("pid") else "")
+              + (f": {d['problem'] or d.get('detail')}" if d["problem"] or d.get("detail")
+                 else "") for d in h.daemons] or ["  (none has reported yet)"]
+    lines.append("devices:")
+    lines += [f"  {d['name']:<32} {'up' if d['up'] else 'DOWN'}"
+              + (f" ({d['detail']})" if d["detail"] else "") for d in h.devices] \
+        or ["  (no device state yet)"]
+    synced = h.clock.get("synced")
+    lines.append("clock     " + {True: "synchronised", False: "NOT synchronised",
+                                 None: "synchronisation unknown"}[synced]
+                 + (f"; {h.clock['uncorrected_events']} events flagged, not corrected"
+                    if h.clock.get("uncorrected_events") else ""))
     lines.append("last event per source:")
     lines += [f"  {e['source']:<24} {e['kind']:<24} {local(e['recorded_at'])}"
               for e in h.last_events] or ["  (none yet)"]
-    lines.append("health    " + ("OK" if h.ok else "NEEDS ATTENTION: " + "; ".join(h.problems)))
+    lines.append("health    " + ("OK" if h.ok else "NEEDS ATTENTION"))
+    lines += [f"  - {problem}" for problem in h.problems]
+    lines += [f"  ! {warning}" for warning in h.warnings]
     return "\n".join(lines)
