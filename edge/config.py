@@ -13,6 +13,7 @@ import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal, Mapping
 from urllib.parse import unquote, urlsplit
@@ -231,6 +232,343 @@ class RadioConfig:
                                check=_check_not_negative)
 
 
+# --- patrol: checkpoint tag readers, checkpoints, guards, outcome codes and the round plan
+# (docs/patrol.md; SOP step 7). Lists of tables are [[patrol.readers]] and so on; a mistake in
+# one names it by position, the first being [1]. ------------------------------------------
+
+_SHORT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+
+
+def _check_short_id(value: str) -> str | None:
+    if _SHORT_ID.match(value):
+        return None
+    return "a short id of letters, digits, '.', '_' and '-' such as 'CP-01'"
+
+
+def _check_text(value: str) -> str | None:
+    return None if value.strip() and value.isprintable() else "non-empty printable text"
+
+
+def _check_codes(value: list[str]) -> str | None:
+    if all(code.strip() and code.isprintable() for code in value):
+        return None
+    return "a list of printable tag codes such as [\"KPU-CP-01\", \"62E3086CED\"]"
+
+
+def _check_some_codes(value: list[str]) -> str | None:
+    return _check_codes(value) if value else "a non-empty list of tag codes such as [\"KPU-CP-01\"]"
+
+
+def _check_shifts(value: list[str]) -> str | None:
+    from edge.patrol_plan import parse_hhmm  # imported here: only patrol users need it
+    if value and all(parse_hhmm(text) for text in value):
+        return None
+    return "a non-empty list of local times such as [\"07:00\", \"19:00\"]"
+
+
+def _check_plan(plan: "PatrolPlanConfig") -> str | None:
+    from edge.patrol_plan import plan_problem
+    problem = plan_problem(plan.every_h, plan.shifts, plan.early_min)
+    return f"'patrol.plan' must have {problem}" if problem else None
+
+
+def _check_patrol(patrol: "PatrolConfig") -> str | None:
+    from edge.patrol import patrol_problem  # cross-checks between the tables
+    return patrol_problem(patrol)
+
+
+@dataclass(frozen=True)
+class PatrolReaderConfig:
+    name: str = _opt(help="a short reader name such as 'scanner'", check=_check_short_id)
+    url: str = _opt(help="a pyserial URL such as '/dev/serial/by-id/usb-...' or "
+                    "'socket://bridge:4001'", check=_check_text)
+    framing: Literal["line", "rdm6300", "pn532"] = _opt(
+        "line", help="'line' (barcode/QR scanners, Wiegand converters), 'rdm6300' (125 kHz "
+        "EM4100) or 'pn532' (NFC)")
+    baudrate: int = _opt(0, help="a whole number: the baud rate, or 0 for the framing's "
+                         "default", check=_check_not_negative)
+    hold_s: float | None = _opt(None, help="a number of seconds in which repeats of one code "
+                                "are one tap (default 0 for line, 1 for rdm6300 and pn532)",
+                                check=_check_not_negative)
+    location: str = _opt("", help="text: where a fixed reader is mounted, or '' for a "
+                         "handheld one")
+    checkpoint: str = _opt("", help="the id of the checkpoint a fixed reader is mounted at "
+                           "(any known badge tapped on it is a visit there), or ''")
+
+
+@dataclass(frozen=True)
+class PatrolCheckpointConfig:
+    id: str = _opt(help="a short checkpoint id such as 'CP-01'", check=_check_short_id)
+    name: str = _opt(help="text: the checkpoint's name as alerts show it, such as "
+                     "'Ruang Ketua'", check=_check_text)
+    tags: list[str] = _opt(help="a non-empty list of the codes of this checkpoint's stickers or "
+                           "tags such as [\"KPU-CP-01\"]", check=_check_some_codes)
+    room: str = _opt("", help="text: the room or area, such as 'Lantai 2'")
+    order: int = _opt(0, help="a whole number: its place in an ordered round (1 first), or 0 "
+                      "for any time", check=_check_not_negative)
+    min_walk_s: float | None = _opt(None, help="a number of seconds: the shortest believable "
+                                    "walk to here from the previous checkpoint (default "
+                                    "[patrol] min_walk_s)", check=_check_not_negative)
+
+
+@dataclass(frozen=True)
+class PatrolGuardConfig:
+    id: str = _opt(help="the guard's id, such as the fingerprint user id '3'",
+                   check=_check_short_id)
+    name: str = _opt(help="text: the guard's name", check=_check_text)
+    badges: list[str] = _opt(help="a list of the codes of the guard's own badges or cards",
+                             factory=list, check=_check_codes)
+
+
+@dataclass(frozen=True)
+class PatrolOutcomeConfig:
+    code: str = _opt(help="the code printed on the outcome sheet, such as 'KPU-AMAN'",
+                     check=_check_text)
+    state: Literal["secure", "electronics_off", "door_locked", "problem"] = _opt(
+        help="'secure' (electronics off and door locked), 'electronics_off' (found on, "
+        "switched off), 'door_locked' (found unlocked, locked now) or 'problem'")
+    note: str = _opt("", help="text: what the code means, such as 'Jendela tidak bisa "
+                     "dikunci'")
+
+
+@dataclass(frozen=True)
+class PatrolPlanConfig:
+    every_h: float = _opt(3.0, help="a number of hours between rounds", check=_check_positive)
+    shifts: list[str] = _opt(help="a non-empty list of local shift start times such as "
+                             "[\"07:00\", \"19:00\"]; a round is due at each and every "
+                             "every_h after it", factory=lambda: ["07:00", "19:00"],
+                             check=_check_shifts)
+    early_min: float = _opt(15.0, help="a number of minutes before its due time a round may "
+                            "start", check=_check_not_negative)
+    grace_min: float = _opt(30.0, help="a number of minutes after its due time by which a "
+                            "round must be complete, else it is late", check=_check_positive)
+    deadline_min: float = _opt(120.0, help="a number of minutes after its due time at which "
+                               "an unfinished round ends incomplete or missed",
+                               check=_check_positive)
+    min_spacing_min: float = _opt(0.0, help="a number of minutes that must pass between the "
+                                  "starts of two rounds, or 0", check=_check_not_negative)
+    order: Literal["any", "ordered"] = _opt(
+        "any", help="'any' (checkpoints in any order) or 'ordered' (by their 'order')")
+
+
+@dataclass(frozen=True)
+class PatrolConfig:
+    readers: list[PatrolReaderConfig] = _opt(help="a list of [[patrol.readers]] tables",
+                                             factory=list)
+    checkpoints: list[PatrolCheckpointConfig] = _opt(
+        help="a list of [[patrol.checkpoints]] tables", factory=list)
+    guards: list[PatrolGuardConfig] = _opt(help="a list of [[patrol.guards]] tables",
+                                           factory=list)
+    outcomes: list[PatrolOutcomeConfig] = _opt(help="a list of [[patrol.outcomes]] tables",
+                                               factory=list)
+    plan: PatrolPlanConfig = _opt(help="the [patrol.plan] table", factory=PatrolPlanConfig,
+                                  check=_check_plan)
+    min_walk_s: float = _opt(20.0, help="a number of seconds: the shortest believable walk "
+                             "between two checkpoints", check=_check_not_negative)
+    burst_taps: int = _opt(6, help="a whole number of taps from one reader within "
+                           "burst_window_s that count as a burst", check=_check_positive)
+    burst_window_s: float = _opt(30.0, help="a number of seconds (see burst_taps)",
+                                 check=_check_positive)
+    outcome_window_s: float = _opt(300.0, help="a number of seconds after a checkpoint tap in "
+                                   "which an outcome code applies to that checkpoint",
+                                   check=_check_positive)
+    duty_state: str = _opt("duty", help="the name of the retained state that lists the guards "
+                           "on duty, such as 'duty'", check=_check_text)
+
+
+# --- attendance: the fingerprint machine, the shift rules and the duty roster
+# (docs/attendance.md; SOP steps 1-3) --------------------------------------------------------
+
+_DEVICE_HOST = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+
+
+def _check_device_host(value: str) -> str | None:
+    if value == "" or _DEVICE_HOST.match(value):
+        return None
+    return "the machine's IP address or host name such as '192.168.1.201'"
+
+
+def _check_port(value: int) -> str | None:
+    return None if 0 < value < 65536 else "a TCP port from 1 to 65535 such as 4370"
+
+
+def _check_roster_shifts(value: list[str]) -> str | None:
+    from edge.roster import check_shifts  # imported here: only attendance users need it
+    return check_shifts(value)
+
+
+@dataclass(frozen=True)
+class AttendanceConfig:
+    host: str = _opt("", help="the fingerprint machine's IP address or host name such as "
+                     "'192.168.1.201' ('' until one is installed)", check=_check_device_host)
+    port: int = _opt(4370, help="a TCP port from 1 to 65535 such as 4370", check=_check_port)
+    password: int = _opt(0, help="a whole number: the machine's communication password "
+                         "(0 for none)", check=_check_not_negative)
+    timeout_s: float = _opt(10.0, help="a number of seconds to wait for each answer of the "
+                            "machine", check=_check_positive)
+    keepalive_s: float = _opt(30.0, help="a number of seconds of silence after which the live "
+                              "link is probed", check=_check_positive)
+    reconnect_min_s: float = _opt(2.0, help="a number of seconds (first reconnect delay)",
+                                  check=_check_positive)
+    reconnect_max_s: float = _opt(300.0, help="a number of seconds (longest reconnect delay)",
+                                  check=_check_positive)
+    poll_s: float = _opt(900.0, help="a number of seconds between reconciliation pulls of the "
+                         "machine's whole log (also done on start and on every reconnect)",
+                         check=_check_positive)
+    check_s: float = _opt(15.0, help="a number of seconds between checks of the shift rules "
+                          "(absence and missing clock-outs are due at set times)",
+                          check=_check_positive)
+    skew_alert_s: float = _opt(120.0, help="a number of seconds the machine's clock may differ "
+                               "from the Pi's before it is an alert", check=_check_positive)
+    history_days: float = _opt(2.0, help="a number of days: punches older than this found in "
+                               "a pull are stored as history, without an event each",
+                               check=_check_positive)
+    keep_non_guards: bool = _opt(False, help="true to keep and publish the punches of staff "
+                                 "who are not guards, else false")
+    early_in_min: float = _opt(120.0, help="a number of minutes before a shift's start from "
+                               "which a punch counts as clocking in", check=_check_not_negative)
+    late_grace_min: float = _opt(10.0, help="a number of minutes after a shift's start up to "
+                                 "which clocking in is on time", check=_check_not_negative)
+    absent_after_min: float = _opt(60.0, help="a number of minutes after a shift's start by "
+                                   "which a guard who has not clocked in is absent",
+                                   check=_check_positive)
+    early_leave_grace_min: float = _opt(5.0, help="a number of minutes before a shift's end "
+                                        "from which clocking out is not leaving early",
+                                        check=_check_not_negative)
+    late_out_min: float = _opt(180.0, help="a number of minutes after a shift's end by which "
+                               "a guard must have clocked out", check=_check_positive)
+    double_punch_min: float = _opt(5.0, help="a number of minutes: a guard's punch this soon "
+                                   "after the previous one is a double punch",
+                                   check=_check_not_negative)
+
+
+@dataclass(frozen=True)
+class RosterConfig:
+    shifts: list[str] = _opt(help="a list of shifts such as [\"day 07:00-19:00\", "
+                             "\"night 19:00-07:00\"] (name, local start-end; an end not after "
+                             "the start is on the next day)",
+                             factory=lambda: ["day 07:00-19:00", "night 19:00-07:00"],
+                             check=_check_roster_shifts)
+
+
+# --- records and the daily security report: guest book, equipment, duty log, handover
+# (docs/records.md, docs/report.md; SOP steps 5-6 and 8-11) ----------------------------------
+
+_BADGE_PREFIX = re.compile(r"^[A-Z][A-Z0-9]{0,7}-$")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def _check_badge_prefix(value: str) -> str | None:
+    if _BADGE_PREFIX.match(value):
+        return None
+    return "1 to 8 upper-case letters or digits followed by '-', such as 'TAMU-'"
+
+
+def _check_day_text(value: str) -> str | None:
+    if value == "":
+        return None
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return "a date such as '2027-01-15', or '' for none"
+    return None if re.match(r"^\d{4}-\d{2}-\d{2}$", value) else "a date such as '2027-01-15'"
+
+
+def _check_hhmm(value: str) -> str | None:
+    return None if _HHMM.match(value) else "a local time such as '07:30' (HH:MM, 00:00 to 23:59)"
+
+
+def _check_https_url(value: str) -> str | None:
+    if value == "":
+        return None
+    parts = urlsplit(value)
+    if parts.scheme == "https" and parts.hostname:
+        return None
+    return "an https:// URL such as 'https://laporan.example.go.id/api/posjaga', or '' for none"
+
+
+def _check_equipment(equipment: "EquipmentConfig") -> str | None:
+    seen: set[str] = set()
+    for i, item in enumerate(equipment.items, 1):
+        if item.id.upper() in seen:
+            return f"'equipment.items[{i}].id' must be unique; {item.id!r} is already used"
+        seen.add(item.id.upper())
+        if item.kind == "extinguisher":
+            for key in ("location", "type", "next_inspection"):
+                if not getattr(item, key):
+                    return (f"'equipment.items[{i}].{key}' must be set for a fire extinguisher "
+                            f"({item.id}): its location, type and next inspection date")
+    return None
+
+
+@dataclass(frozen=True)
+class GuestsConfig:
+    badge_prefix: str = _opt("TAMU-", help="1 to 8 upper-case letters or digits followed by "
+                             "'-', such as 'TAMU-': badge codes start with it",
+                             check=_check_badge_prefix)
+    retention_days: float = _opt(30.0, help="a number of days after a visit that the guest's "
+                                 "name, organisation, purpose and ID number are kept",
+                                 check=_check_positive)
+    scan_sign_out: bool = _opt(True, help="true to sign a guest out when a reader scans their "
+                               "badge, else false")
+    scanners: list[str] = _opt(help="a list of [[patrol.readers]] names whose badge scans sign "
+                               "guests out such as [\"meja\"], or [] for every reader",
+                               factory=list)
+
+
+@dataclass(frozen=True)
+class EquipmentItemConfig:
+    id: str = _opt(help="a short item id such as 'APAR-01'", check=_check_short_id)
+    kind: Literal["ht", "flashlight", "baton", "parking_lamp", "extinguisher", "other"] = _opt(
+        help="'ht', 'flashlight', 'baton', 'parking_lamp', 'extinguisher' or 'other'")
+    name: str = _opt(help="text: the item's name as the checklist shows it, such as "
+                     "'APAR Lobi'", check=_check_text)
+    location: str = _opt("", help="text: where the item is kept, such as 'Lobi lantai 1'")
+    type: str = _opt("", help="text: the extinguisher's type and size, such as 'powder 3 kg'")
+    next_inspection: str = _opt("", help="a date such as '2027-01-15': the next inspection "
+                                "due (an extinguisher needs one)", check=_check_day_text)
+
+
+@dataclass(frozen=True)
+class EquipmentConfig:
+    items: list[EquipmentItemConfig] = _opt(help="a list of [[equipment.items]] tables",
+                                            factory=list)
+    inspection_every_days: float = _opt(30.0, help="a number of days from an extinguisher "
+                                        "inspection to the next one due", check=_check_positive)
+    checklist_grace_min: float = _opt(60.0, help="a number of minutes after a shift ends by "
+                                      "which its equipment checklist must be recorded, else "
+                                      "it is an alert", check=_check_positive)
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    time: str = _opt("07:30", help="a local time such as '07:30' at which the report of the "
+                     "duty day that ended last is built", check=_check_hhmm)
+    day_starts: str = _opt("00:00", help="a local time such as '00:00' (midnight) or '07:00' "
+                           "(the day-shift change) at which a report's 24 hours begin",
+                           check=_check_hhmm)
+    language: Literal["", "id", "en"] = _opt("", help="'id', 'en', or '' for [site] language")
+    output_dir: str = _opt("/var/lib/posjaga/reports", help="a folder for the PDF and JSON "
+                           "files of the reports", check=_check_text)
+    signers: list[str] = _opt(help="a list of up to 3 names printed under the signature lines "
+                              "of the Danru, the person in charge and the Kasubag, such as "
+                              "[\"\", \"\", \"Dra. Siti Aminah\"]", factory=list,
+                              check=lambda v: None if len(v) <= 3 else "at most 3 names")
+    url: str = _opt("", help="an https:// URL the report is sent to, or '' for none",
+                    check=_check_https_url)
+    token_file: str = _opt("", help="the path of a file holding the bearer token for 'url', "
+                           "or '' for none")
+    ca_file: str = _opt("", help="a PEM file of CA certificates for 'url' (default: the "
+                        "system's)")
+    upload_pdf: bool = _opt(True, help="true to send the PDF with the JSON, else false")
+    timeout_s: float = _opt(30.0, help="a number of seconds to wait for the endpoint",
+                            check=_check_positive)
+    retry_min_s: float = _opt(30.0, help="a number of seconds (first retry delay of an upload)",
+                              check=_check_positive)
+    retry_max_s: float = _opt(3600.0, help="a number of seconds (longest retry delay of an "
+                              "upload)", check=_check_positive)
+
+
 @dataclass(frozen=True)
 class Config:
     site: SiteConfig = _opt(help="the [site] section")
@@ -241,6 +579,15 @@ class Config:
     gpio: GpioConfig = _opt(help="the [gpio] section", factory=GpioConfig)
     lamp: LampConfig = _opt(help="the [lamp] section", factory=LampConfig)
     radio: RadioConfig = _opt(help="the [radio] section", factory=RadioConfig)
+    patrol: PatrolConfig = _opt(help="the [patrol] section", factory=PatrolConfig,
+                                check=_check_patrol)
+    attendance: AttendanceConfig = _opt(help="the [attendance] section",
+                                        factory=AttendanceConfig)
+    roster: RosterConfig = _opt(help="the [roster] section", factory=RosterConfig)
+    guests: GuestsConfig = _opt(help="the [guests] section", factory=GuestsConfig)
+    equipment: EquipmentConfig = _opt(help="the [equipment] section", factory=EquipmentConfig,
+                                      check=_check_equipment)
+    report: ReportConfig = _opt(help="the [report] section", factory=ReportConfig)
     source: str = field(default="<built-in>", metadata={"help": "", "internal": True})
 
 
@@ -337,7 +684,9 @@ def _coerce(hint: Any, value: Any, key: str, meta: Mapping[str, Any], source: st
     if dataclasses.is_dataclass(hint):
         if not isinstance(value, dict):
             raise ConfigError(f"{source}: '{key}' must be a table ([{key}]), got {_kind(value)}")
-        return _build(hint, value, f"{key}.", source)
+        return _checked_table(_build(hint, value, f"{key}.", source), meta, source)
+    if (table := _table_of_list(hint)) is not None:
+        return _checked_table(_build_tables(table, value, key, meta, source), meta, source)
     ok = _matches(hint, value)
     if not ok:
         raise ConfigError(f"{source}: '{key}' must be {meta['help']}, got {_kind(value)}")
@@ -347,6 +696,29 @@ def _coerce(hint: Any, value: Any, key: str, meta: Mapping[str, Any], source: st
     if check is not None and value is not None and (problem := check(value)):
         raise ConfigError(f"{source}: '{key}' must be {problem}, got {value!r}")
     return value
+
+
+def _table_of_list(hint: Any) -> Any:
+    """The dataclass of a ``list[SomeDataclass]`` field (a TOML array of tables), else None."""
+    if typing.get_origin(hint) is list:
+        (item,) = typing.get_args(hint)
+        if dataclasses.is_dataclass(item):
+            return item
+    return None
+
+
+def _build_tables(item: type, value: Any, key: str, meta: Mapping[str, Any], source: str) -> Any:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ConfigError(f"{source}: '{key}' must be {meta['help']}, got {_kind(value)}")
+    return [_build(item, v, f"{key}[{i}].", source) for i, v in enumerate(value, 1)]
+
+
+def _checked_table(built: Any, meta: Mapping[str, Any], source: str) -> Any:
+    """Run a table's own check, which sees all its keys and names the one at fault."""
+    check = meta.get("check")
+    if check is not None and (problem := check(built)):
+        raise ConfigError(f"{source}: {problem}")
+    return built
 
 
 def _printable(text: str) -> str:

@@ -43,6 +43,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--window", type=int, default=100, help="in-flight window (both sides)")
     p.add_argument("--batch", type=int, default=100, help="events per durable commit")
     p.set_defaults(func=cmd_bench_pipeline)
+    from services import bench_patrol  # 'bench patrol' lives in a module of its own
+    bench_patrol.add_parser(bs)
+    from services import bench_footprint  # 'bench footprint' too (docs/operations.md)
+    bench_footprint.add_parser(bs)
+    from services import bench_attendance  # 'bench attendance' likewise
+    bench_attendance.add_parser(bs)
 
 
 def cmd_bench_pipeline(args: argparse.Namespace) -> int:

@@ -63,7 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run simulated time this many times faster (demo and tests)")
     run.set_defaults(func=cmd_run)
 
-    ev = sub.add_parser("events", help="read the local event log")
+    ev = sub.add_parser("events", help="read the local event log",
+                        description="Read the local event log, oldest first, times in the "
+                        "site's zone. A '*' after the time marks an event the broker has not "
+                        "acknowledged yet. --since/--until select by the Pi's recording time.")
     ev.add_argument("--since", help="a local date/time ('2026-12-04', '2026-12-04 08:00') or "
                     "an age ('30m', '6h', '2d')")
     ev.add_argument("--until", help="as --since; events before this")
@@ -100,6 +103,16 @@ def build_parser() -> argparse.ArgumentParser:
                          help="parking-lamp relay and radio lines on gpiozero mock pins")
     sg.add_argument("args", nargs=argparse.REMAINDER)
     sg.set_defaults(func=cmd_sim_gpio)
+    stg = sims.add_parser("tags", add_help=False, prefix_chars="\0",
+                          help="checkpoint tag readers (QR, 125 kHz, NFC) on pseudo-terminals")
+    stg.add_argument("args", nargs=argparse.REMAINDER)
+    stg.set_defaults(func=cmd_sim_tags)
+    from services import attendance_cli, roster_cli
+    attendance_cli.add_sim_parser(sims)
+    roster_cli.add_parser(sub)
+    from services import records_cli, report_cli
+    records_cli.add_parser(sub)
+    report_cli.add_parser(sub)
 
     from services import bench, demo
     bench.add_parser(sub)
@@ -162,7 +175,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from services.runner import check_names, run_services, UnknownService
     from services.runtime import open_runtime
 
-    config = load(args)
+    from services.command_link import config_for_account
+
+    config = config_for_account(load(args))  # a unit may name the daemon's own broker account
     names = args.services or config.services.enabled
     try:
         check_names(names)
@@ -269,5 +284,14 @@ def cmd_sim_gpio(args: argparse.Namespace) -> int:
     return cli(list(args.args))
 
 
+def cmd_sim_tags(args: argparse.Namespace) -> int:
+    from drivers.tags.simulator import cli
+
+    return cli(list(args.args))
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # Through the imported module: commands in other modules raise services.cli.CliError,
+    # which is not this __main__ copy's CliError under "python -m services.cli".
+    from services.cli import main as _main
+    sys.exit(_main())

@@ -147,6 +147,11 @@ def supervisor_ping(rt: Any, stop: threading.Event, say: Say) -> None:
 
 
 from services.demo_gpio import make_gpio_demo  # noqa: E402 - the parts import services
+from services.attendance_demo import make_attendance_demo  # noqa: E402
+from services.patrol_demo import make_patrol_demo  # noqa: E402
+from services.records_demo import make_records_demo  # noqa: E402
 
 # Each device area adds a factory here: it gets the demo's folder and returns its DemoPart.
-DEMO_PARTS: list[Callable[[Path], DemoPart]] = [make_gpio_demo]
+DEMO_PARTS: list[Callable[[Path], DemoPart]] = [make_gpio_demo, make_attendance_demo,
+                                                make_patrol_demo]
+DEMO_PARTS.append(make_records_demo)

@@ -7,6 +7,10 @@ import platform
 import threading
 from typing import Callable, Protocol
 
+from edge.sdnotify import Notifier
+from edge.timesync import ClockWatch
+from services.command_link import CommandLink, needs_link
+from services.health import Monitor
 from services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -33,11 +37,35 @@ def _radio(rt: Runtime) -> Service:
     return RadioService(rt)
 
 
+def _patrol(rt: Runtime) -> Service:
+    from services.patrol import PatrolService
+    return PatrolService(rt)
+
+
+def _attendance(rt: Runtime) -> Service:
+    from services.attendance import AttendanceService
+    return AttendanceService(rt)
+
+
+def _records(rt: Runtime) -> Service:
+    from services.records import RecordsService
+    return RecordsService(rt)
+
+
+def _report(rt: Runtime) -> Service:
+    from services.report import ReportService
+    return ReportService(rt)
+
+
 # Factories import their modules lazily: a process loads only what its services use.
 SERVICES: dict[str, Callable[[Runtime], Service]] = {
     "uplink": _uplink,
+    "attendance": _attendance,
     "lamp": _lamp,
     "radio": _radio,
+    "patrol": _patrol,
+    "records": _records,
+    "report": _report,
 }
 
 
@@ -53,10 +81,15 @@ def check_names(names: list[str]) -> None:
 
 
 def run_services(rt: Runtime, names: list[str], stop: threading.Event,
-                 extra: list[Service] | None = None) -> int:
-    """Run until ``stop`` is set (exit 0) or a service dies (exit 1, so systemd restarts us)."""
+                 extra: list[Service] | None = None, notifier: Notifier | None = None) -> int:
+    """Run until ``stop`` is set (exit 0) or a service dies (exit 1, so systemd restarts us).
+
+    Tells systemd READY=1 once every service is up and WATCHDOG=1 while every one is alive,
+    and keeps each service's heartbeat state (services/health.py)."""
     check_names(names)
     services = [SERVICES[n](rt) for n in names] + list(extra or [])
+    if needs_link(rt, names):  # command handlers but no uplink here: receive commands ourselves
+        services.append(CommandLink(rt, names))
     source = f"posjaga@{platform.node() or 'pi'}"
     rt.events.record("system.started", source, {"services": [s.name for s in services],
                                                  "pid": os.getpid()})
@@ -64,12 +97,19 @@ def run_services(rt: Runtime, names: list[str], stop: threading.Event,
     failed: list[str] = []
     threads = [threading.Thread(target=_guard, args=(s, inner, stop, failed), name=s.name,
                                 daemon=True) for s in services]
-    for t in threads:
+    monitor = Monitor(rt.states, rt.clock, notifier or Notifier())
+    clock_watch = ClockWatch(rt.events, rt.clock)
+    for s, t in zip(services, threads):
         t.start()
+        monitor.watch(s, t)
     log.info("running: %s", ", ".join(s.name for s in services))
     while not stop.is_set() and not failed:
-        stop.wait(0.5)
+        monitor.tick()
+        clock_watch.tick()
+        # Look often until READY went out: systemd and the benchmarks wait for it.
+        stop.wait(0.5 if monitor.is_ready else 0.01)
     reason = f"service {failed[0]} failed" if failed else "stopped"
+    monitor.stopped(reason)
     # Recorded before the uplink stops, so it still goes out in the uplink's final flush.
     rt.events.record("system.stopped", source, {"reason": reason})
     inner.set()

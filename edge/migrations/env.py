@@ -4,6 +4,8 @@ from __future__ import annotations
 from alembic import context
 
 from edge.models import Base
+import edge.models_attendance  # noqa: F401,E402 - registers its tables on Base
+import edge.models_records  # noqa: F401,E402 - registers its tables on Base
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=Base.metadata,
