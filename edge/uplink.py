@@ -41,7 +41,8 @@ _MEMORY_LIMIT = 20_000  # announced events held for the fast path; beyond it, re
 _ACK_STALL_S = 120.0
 _PRUNE_EVERY_S = 3600.0
 _READ_AHEAD = 1000
-_MARK_EVERY_S = 0.05  # batch "sent" marks: a lost mark only means a repeat after a crash
+_MARK_GATHER_S = 0.05
+_MARK_BATCH = 1000
 
 
 @dataclass
@@ -54,6 +55,55 @@ class UplinkStats:
     republished: int = 0
     commands: int = 0
     last_error: str | None = None
+
+
+class Marker:
+    """Writes "sent" marks on a thread of its own, so the uplink keeps publishing while the
+    disk syncs or another daemon holds the write lock. Marks that pile up meanwhile go out as
+    one transaction. A mark that is lost (a crash, a failing disk) only means the event is
+    published again later, which subscribers drop by id."""
+
+    def __init__(self, events: EventLog, stats: UplinkStats) -> None:
+        self._events, self._stats = events, stats
+        self._pending: list[int] = []
+        self._cond = threading.Condition()
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="uplink-marks", daemon=True)
+        self._thread.start()
+
+    def add(self, seqs: list[int]) -> None:
+        with self._cond:
+            self._pending.extend(seqs)
+            self._cond.notify()
+
+    def close(self, timeout: float = 10.0) -> None:
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending or self._closing)
+                # Gather for a moment: one fsync for many marks, and fewer turns at the
+                # write lock that the daemons need for their commits.
+                self._cond.wait_for(lambda: self._closing or len(self._pending) >= _MARK_BATCH,
+                                    _MARK_GATHER_S)
+                if not self._pending:
+                    return
+                batch, self._pending = self._pending, []
+            try:
+                self._events.mark_sent(batch)
+            except Exception:  # a full or failing disk: keep the marks, try again
+                log.exception("cannot mark %d events as sent; retrying", len(batch))
+                with self._cond:
+                    self._pending[:0] = batch
+                    if self._closing:
+                        return
+                time.sleep(1.0)
+                continue
+            self._stats.acked += len(batch)
 
 
 class Backoff:
@@ -86,6 +136,7 @@ class Uplink:
         self.on_command = on_command
         self.stats = UplinkStats()
         self._endpoint = (host, port, keepalive)
+        self._marker = Marker(events, self.stats)
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -99,12 +150,10 @@ class Uplink:
         self._inbox: deque[mqtt.MQTTMessage] = deque()
         self._inflight: dict[int, int] = {}  # paho mid -> event seq
         self._cursor = 0  # highest seq handed to paho
-        self._unmarked: list[int] = []
         self._states_dirty = True
         self._republish = False
         # Link timeouts run on real time; only the retention cut-off asks the injected clock.
         self._last_ack = time.monotonic()
-        self._mark_due = 0.0
         self._next_prune = time.monotonic()
         self._next_attempt = 0.0
         client.on_connect = self._on_connect
@@ -245,8 +294,6 @@ class Uplink:
         # TLS may hold decrypted bytes that select() cannot see.
         pending = sock.pending() if hasattr(sock, "pending") else 0
         timeout = 0.0 if pending or self._has_work() else min(self.poll_s, 1.0)
-        if self._unmarked:
-            timeout = min(timeout, max(0.0, self._mark_due - time.monotonic()))
         wlist = [sock] if self.client.want_write() else []
         try:
             readable, writable, _ = select.select([sock] + self._wake_fds(), wlist, [],
@@ -273,7 +320,6 @@ class Uplink:
             self._handle_commands()
             self._publish_states()
             self._check_stall()
-        self._mark_sent()
         self._maybe_prune()
 
     # --- events ----------------------------------------------------------------------------
@@ -330,25 +376,10 @@ class Uplink:
         if not self._acks:
             return
         acks, self._acks = self._acks, []
-        for mid in acks:
-            seq = self._inflight.pop(mid, None)
-            if seq is not None:
-                if not self._unmarked:
-                    self._mark_due = time.monotonic() + _MARK_EVERY_S
-                self._unmarked.append(seq)
+        seqs = [seq for mid in acks if (seq := self._inflight.pop(mid, None)) is not None]
+        if seqs:
+            self._marker.add(seqs)
         self._last_ack = time.monotonic()
-
-    def _mark_sent(self, force: bool = False) -> None:
-        """Record acknowledgements in batches: at most every _MARK_EVERY_S, or once a window's
-        worth is waiting, so marking does not contend with producers for every event."""
-        if not self._unmarked:
-            return
-        now = time.monotonic()
-        if not force and len(self._unmarked) < self.window and now < self._mark_due:
-            return
-        self.events.mark_sent(self._unmarked)
-        self.stats.acked += len(self._unmarked)
-        self._unmarked = []
 
     def _check_stall(self) -> None:
         """If acknowledgements stop while connected, send the unacknowledged events again
@@ -414,8 +445,8 @@ class Uplink:
                 info = self.client.publish(self.topics.status, "offline", qos=1, retain=True)
                 self._flush(time.monotonic() + 1.0, until=info.is_published)
             self._take_acks()
-            self._mark_sent(force=True)
             self.client.disconnect()
+            self._marker.close()
         finally:
             os.close(self._wake_r)
             os.close(self._wake_w)
