@@ -136,6 +136,7 @@ class Uplink:
         self.on_command = on_command
         self.stats = UplinkStats()
         self._endpoint = (host, port, keepalive)
+        self.last_turn = time.monotonic()
         self._marker = Marker(events, self.stats)
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -239,6 +240,7 @@ class Uplink:
         self.client.connect_async(host, port, keepalive=keepalive)
         try:
             while not stop.is_set():
+                self.last_turn = time.monotonic()  # the watchdog's sign of life
                 sock = self.client.socket()
                 if sock is None:
                     self._offline_turn()

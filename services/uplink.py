@@ -33,6 +33,12 @@ class UplinkService:
                              router=rt.router, wake_listener=self.listener)
         rt.router.register("system", self._system_command)
 
+    @property
+    def heartbeat(self) -> float:
+        """When the uplink's loop last turned (services/health.py: a hung loop stops the
+        watchdog pings and systemd restarts the process)."""
+        return self.uplink.last_turn
+
     def run(self, stop: threading.Event) -> None:
         try:
             self.uplink.run(stop)
