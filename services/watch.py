@@ -17,6 +17,9 @@ from edge.timefmt import from_utc_text
 from edge.topics import Topics
 
 
+_STATE_WIDTH = 160
+
+
 class SeenIds:
     """Drops QoS 1 redeliveries: an event id seen recently is not shown twice."""
 
@@ -97,6 +100,8 @@ class Watcher:
             return None
         rel = topic.removeprefix(self.topics.root + "/")
         mark = " (retained)" if retained else ""
+        if len(text) > _STATE_WIDTH:  # a state can be a page long; mosquitto_sub shows it whole
+            text = text[:_STATE_WIDTH - 1] + "…"
         return f"{'':19}  [{rel}]{mark} {text}"
 
     def _say(self, line: str) -> None:
