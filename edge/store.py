@@ -50,11 +50,13 @@ class EventBatch:
     def __init__(self, log: "EventLog", cursor: sqlite3.Cursor) -> None:
         self.cursor = cursor
         self.outgoing: list[Outgoing] = []
+        self.recorded = 0
         self._log = log
 
     def record_many(self, items: Iterable[NewEvent]) -> list[Event]:
         events, outgoing = self._log._insert(self.cursor, list(items))
         self.outgoing.extend(outgoing)
+        self.recorded += len(events)
         return events
 
 
@@ -70,6 +72,7 @@ class EventLog:
         self._synced: Callable[[], bool | None] = getattr(clock, "synced", lambda: None)
         self._boot: str | None = None
         self._listeners: list[Callable[[list[Outgoing]], None]] = []
+        self._hooks: list[Callable[[], None]] = []
         self._listeners_lock = threading.Lock()
 
     # --- writing ---------------------------------------------------------------------------
@@ -79,6 +82,12 @@ class EventLog:
         thread (so it must be cheap); events written by other processes are not announced."""
         with self._listeners_lock:
             self._listeners.append(listener)
+
+    def on_commit(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` (cheaply) after each commit that recorded events; unlike
+        ``subscribe`` it gets no envelopes, so a process without an uplink builds none."""
+        with self._listeners_lock:
+            self._hooks.append(hook)
 
     def record(self, kind: str, source: str, payload: Mapping[str, Any] | None = None,
                occurred_at: datetime | None = None) -> Event:
@@ -100,7 +109,7 @@ class EventLog:
         with self.db.raw_write() as cur:
             batch = EventBatch(self, cur)
             yield batch
-        if batch.outgoing:
+        if batch.recorded:
             self._notify(batch.outgoing)
 
     def _insert(self, cur: sqlite3.Cursor, items: list[NewEvent]
@@ -120,8 +129,10 @@ class EventLog:
         cur.executemany(_INSERT, rows)
         # We hold the write lock and seq is AUTOINCREMENT: this batch's seqs are consecutive.
         first = cur.execute("SELECT last_insert_rowid()").fetchone()[0] - len(rows) + 1
+        # Envelopes only for an uplink in this process: a daemon writing for another
+        # process's uplink would build them for nothing.
         outgoing = [Outgoing(first + i, row[2], envelope_text(*row[:6], self.tz, row[6], synced))
-                    for i, row in enumerate(rows)]
+                    for i, row in enumerate(rows)] if self._listeners else []
         return [Event(row[0], self.site, item.kind, item.source,
                       item.occurred_at or recorded_at, recorded_at, item.payload, first + i,
                       clock_synced=synced)
@@ -163,9 +174,11 @@ class EventLog:
 
     def _notify(self, batch: list[Outgoing]) -> None:
         with self._listeners_lock:
-            listeners = list(self._listeners)
+            listeners, hooks = list(self._listeners), list(self._hooks)
         for listener in listeners:
             listener(batch)
+        for hook in hooks:
+            hook()
 
     # --- the outbox ------------------------------------------------------------------------
 

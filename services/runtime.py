@@ -42,7 +42,7 @@ def open_runtime(config: Config, clock: Clock, migrate: bool = True) -> Runtime:
                  router=CommandRouter())
     # Wake the uplink, which may be another process, as soon as anything is committed.
     waker = WakeSender(config.store.url)
-    rt.events.subscribe(lambda batch: waker.send(EVENTS))
+    rt.events.on_commit(lambda: waker.send(EVENTS))
     rt.states.subscribe(lambda: waker.send(STATES))
     return rt
 
