@@ -119,29 +119,80 @@ def report_day_of(at: datetime, day_starts: str, zone: ZoneInfo) -> date:
 
 def _coverage(before: Sequence[Event], inside: Sequence[Event], w: Window,
               end: datetime) -> Data:
-    life = ("system.started", "system.stopped")
-    prior = [e for e in before if e.kind in life]
-    known = bool(prior) or any(e.kind in life for e in inside)
+    """When posjaga was not running. Each process records its own start and stop with the
+    services it runs; under one systemd unit per daemon, one daemon's restart is a gap of
+    that daemon (its gaps name their ``services``), not of the whole post."""
+    lines = _lifelines([*before, *inside])
+    gaps: list[Data] = []
+    for line in lines or [None]:
+        gaps += _line_gaps(before, inside, w, line, tag=len(lines) > 1)
+    gaps = sorted((g for g in gaps if g["seconds"] > 0), key=lambda g: g["start"])
+    return {"known": bool(lines) or _has_life(inside) or _has_life(before),
+            "in_progress": w.end < end, "gaps": gaps, "down_s": _union_s(gaps)}
+
+
+_LIFE = ("system.started", "system.stopped")
+
+
+def _has_life(events: Sequence[Event]) -> bool:
+    return any(e.kind in _LIFE for e in events)
+
+
+def _line_of(e: Event) -> tuple[str, ...] | None:
+    services = e.payload.get("services")
+    return tuple(sorted(services)) if isinstance(services, list) else None
+
+
+def _lifelines(events: Sequence[Event]) -> list[tuple[str, ...]]:
+    """The processes' service sets; none (one line) when any record predates the field."""
+    lines = [_line_of(e) for e in events if e.kind in _LIFE]
+    if not lines or None in lines:
+        return []
+    return sorted(set(lines))  # type: ignore[arg-type]
+
+
+def _line_gaps(before: Sequence[Event], inside: Sequence[Event], w: Window,
+               line: tuple[str, ...] | None, tag: bool) -> list[Data]:
+    """A start without a stop before it is a crash, its gap beginning at the last event
+    before it (of any daemon: we cannot tell when that one died)."""
+    def mine(e: Event) -> bool:
+        return e.kind in _LIFE and (line is None or _line_of(e) == line)
+    prior = [e for e in before if mine(e)]
+    known = bool(prior) or any(mine(e) for e in inside)
     running: bool | None = prior[-1].kind == "system.started" if prior else None
     down_since = None if running else w.start
     reason = "stopped" if running is False else "no_record"
     last_seen = max((e.occurred_at for e in before), default=None)
     gaps: list[Data] = []
     for e in inside:
-        if e.kind == "system.started":
+        if mine(e) and e.kind == "system.started":
             if running and last_seen is not None:
                 gaps.append(_gap(max(last_seen, w.start), e.occurred_at, "crash"))
             elif down_since is not None and known:
                 gaps.append(_gap(down_since, e.occurred_at, reason))
             running, down_since = True, None
-        elif e.kind == "system.stopped":
+        elif mine(e):
             running, down_since, reason = False, e.occurred_at, "stopped"
         last_seen = e.occurred_at
     if down_since is not None and known and running is not None:
         gaps.append(_gap(down_since, w.end, reason))
-    gaps = [g for g in gaps if g["seconds"] > 0]
-    return {"known": known, "in_progress": w.end < end, "gaps": gaps,
-            "down_s": round(sum(g["seconds"] for g in gaps), 1)}
+    if tag:
+        for g in gaps:
+            g["services"] = list(line or ())
+    return gaps
+
+
+def _union_s(gaps: list[Data]) -> float:
+    """Seconds in which anything was down, overlaps counted once."""
+    total, reach = 0.0, None
+    for g in gaps:  # sorted by start; UTC text sorts as time
+        a, b = from_utc_text(g["start"]), from_utc_text(g["end"])
+        if reach is not None and a < reach:
+            a = reach
+        if b > a:
+            total += (b - a).total_seconds()
+        reach = b if reach is None or b > reach else reach
+    return round(total, 1)
 
 
 def _gap(a: datetime, b: datetime, reason: str) -> Data:

@@ -169,9 +169,10 @@ def _notices(d: _Doc) -> None:
     if not cov["known"]:
         lines.append(t("unknown_cov", d.lang))
     for g in cov["gaps"]:
+        who = f" [{', '.join(g['services'])}]" if g.get("services") else ""
         lines.append(t("gap", d.lang, start=d.local(g["start"], "%d/%m %H:%M"),
                        end=d.local(g["end"], "%d/%m %H:%M"), reason=t(f"gap_{g['reason']}",
-                                                                       d.lang)))
+                                                                       d.lang) + who))
     titles = {"attendance": "s_attendance", "patrol": "s_patrol", "equipment": "s_equipment",
               "lamp": "l_lamp", "radio": "l_radio"}
     missing = [t(key, d.lang).split(". ", 1)[-1] for name, key in titles.items()

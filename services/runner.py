@@ -111,7 +111,8 @@ def run_services(rt: Runtime, names: list[str], stop: threading.Event,
     reason = f"service {failed[0]} failed" if failed else "stopped"
     monitor.stopped(reason)
     # Recorded before the uplink stops, so it still goes out in the uplink's final flush.
-    rt.events.record("system.stopped", source, {"reason": reason})
+    rt.events.record("system.stopped", source, {"reason": reason,
+                                                 "services": [s.name for s in services]})
     inner.set()
     for t in threads:
         t.join(15)

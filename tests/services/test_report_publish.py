@@ -98,6 +98,30 @@ def test_a_day_with_an_outage_and_a_crash_shows_the_gaps(tmp_path: Path) -> None
     rt.close()
 
 
+def test_one_daemon_restarting_is_its_own_gap_not_the_posts(tmp_path: Path) -> None:
+    # One systemd unit per daemon: each process records its own start and stop.
+    rt, clock = make_rt(tmp_path, at(23, 0, DAY - timedelta(days=1)))
+    record(rt, clock, clock.now(), "system.started", {"services": ["uplink"], "pid": 10})
+    record(rt, clock, clock.now(), "system.started", {"services": ["lamp"], "pid": 11})
+    record(rt, clock, at(2, 0), "system.stopped", {"reason": "stopped", "services": ["lamp"]})
+    record(rt, clock, at(2, 10), "system.started", {"services": ["lamp"], "pid": 12})
+    record(rt, clock, at(20, 0), "system.stopped", {"reason": "stopped", "services": ["uplink"]})
+    record(rt, clock, at(20, 0), "system.stopped", {"reason": "stopped", "services": ["lamp"]})
+    record(rt, clock, at(20, 30), "system.started", {"services": ["lamp"], "pid": 13})
+    record(rt, clock, at(21, 0), "system.started", {"services": ["uplink"], "pid": 14})
+    clock.advance((at(8, 0, DAY + timedelta(days=1)) - clock.now()).total_seconds())
+    maker = ReportMaker(rt)
+    built = maker.build(DAY)
+    cov = built.report["coverage"]
+    assert [(g["services"], g["start"][11:16], g["end"][11:16]) for g in cov["gaps"]] == [
+        (["lamp"], "18:00", "18:10"), (["lamp"], "12:00", "12:30"),
+        (["uplink"], "12:00", "13:00")]  # UTC: 02:00-02:10 and 20:00-20:30/21:00 WITA
+    assert cov["down_s"] == 600 + 3600  # 20:00-21:00 counted once
+    if shutil.which("pdftotext"):
+        assert "04/12 02:00 - 04/12 02:10 (dihentikan [lamp])" in pdf_text(maker.save(built))
+    rt.close()
+
+
 @NEEDS_POPPLER
 def test_a_day_without_data_says_so_rather_than_showing_zeros(tmp_path: Path) -> None:
     rt, clock = make_rt(tmp_path, at(8, 0, DAY + timedelta(days=3)))
