@@ -193,9 +193,8 @@ class Uplink:
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
                     properties: Any) -> None:
-        if reason.is_failure:
+        if reason.is_failure:  # counted in _on_disconnect, which always follows
             self.stats.last_error = f"the broker refused the connection: {reason}"
-            self.stats.connect_failures += 1
             log.error("%s", self.stats.last_error)
             return
         self.stats.connected = True

@@ -18,9 +18,8 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -57,17 +56,25 @@ def cmd_bench_pipeline(args: argparse.Namespace) -> int:
             print(f"posjaga: --{name} must be a positive whole number", file=sys.stderr)
             return 2
     result = run_pipeline_bench(args.events, args.samples, args.backlog, args.window,
-                                args.batch, progress=None if args.json else _say)
-    if args.json:
+                                args.batch, progress=progress(args.json))
+    return show(result, args.json)
+
+
+def progress(as_json: bool) -> Callable[[str], None]:
+    """Where a benchmark says what it is doing: stderr, and nothing under --json."""
+    if as_json:
+        return lambda text: None
+    return lambda text: print(f"# {text}", file=sys.stderr, flush=True)
+
+
+def show(result: dict[str, Any], as_json: bool) -> int:
+    """Print a benchmark's figures: one JSON object, or one per line for a person."""
+    if as_json:
         print(json.dumps(result))
     else:
         for key, value in result.items():
             print(f"{key:>22}  {value}")
     return 0
-
-
-def _say(text: str) -> None:
-    print(f"# {text}", file=sys.stderr, flush=True)
 
 
 

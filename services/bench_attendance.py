@@ -31,7 +31,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.clock import SystemClock
 from edge.config import Config, config_from_mapping
-from services.bench import _machine, _percentile
+from services.bench import _machine, _percentile, progress, show
 from services.broker import Mosquitto
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,18 +56,9 @@ def cmd_bench_attendance(args: argparse.Namespace) -> int:
     if args.users > 9999:
         print("posjaga: --users must be at most 9999", file=sys.stderr)
         return 2
-    say = (lambda text: None) if args.json else _say
-    result = run_attendance_bench(args.records, args.users, args.samples, say)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key:>22}  {value}")
-    return 0
-
-
-def _say(text: str) -> None:
-    print(f"# {text}", file=sys.stderr, flush=True)
+    result = run_attendance_bench(args.records, args.users, args.samples,
+                                  progress(args.json))
+    return show(result, args.json)
 
 
 # --- the machine, in its own process -------------------------------------------------------

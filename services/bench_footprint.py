@@ -52,22 +52,15 @@ def add_parser(bench_sub: Any) -> None:
 
 
 def cmd_bench_footprint(args: argparse.Namespace) -> int:
+    from services.bench import progress, show  # here: the child process measures imports
+
     if not 0 < args.checkpoint < args.events or args.rate <= 0 or args.alone_s <= 0:
         print("posjaga: --checkpoint must be positive and below --events; --rate and "
               "--alone-s must be positive", file=sys.stderr)
         return 2
-    say = (lambda text: None) if args.json else _say
-    result = run_footprint(args.events, args.checkpoint, args.rate, args.alone_s, say)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key:>20}  {value}")
-    return 0
-
-
-def _say(text: str) -> None:
-    print(f"# {text}", file=sys.stderr, flush=True)
+    result = run_footprint(args.events, args.checkpoint, args.rate, args.alone_s,
+                           progress(args.json))
+    return show(result, args.json)
 
 
 # --- the parent --------------------------------------------------------------------------------

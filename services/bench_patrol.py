@@ -53,17 +53,8 @@ def cmd_bench_patrol(args: argparse.Namespace) -> int:
               "below 1", file=sys.stderr)
         return 2
     result = run_patrol_bench(args.samples, args.frames, args.garbage,
-                              progress=None if args.json else _say)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key:>22}  {value}")
-    return 0
-
-
-def _say(text: str) -> None:
-    print(f"# {text}", file=sys.stderr, flush=True)
+                              progress=bench.progress(args.json))
+    return bench.show(result, args.json)
 
 
 def run_patrol_bench(samples: int, frames: int, garbage: float,

@@ -14,8 +14,7 @@ import signal
 import sys
 import threading
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from edge.clock import Clock, ScaledClock, SystemClock
 from edge.config import Config, ConfigError, load_config

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
 from edge.clock import SystemClock
 from edge.config import load_config
 from services.runtime import open_runtime
-from tests.support.running import posjaga, spawn, kill9, wait_until, write_config
+from tests.support.running import posjaga, spawn, wait_until, write_config
 
 
 @pytest.mark.parametrize("args", [[], ["run"], ["events"], ["watch"], ["status"], ["db"],
