@@ -30,6 +30,7 @@ from sqlalchemy.pool import StaticPool
 log = logging.getLogger(__name__)
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
+WAL_AUTOCHECKPOINT_PAGES = 10_000  # 40 MB of WAL at 4 KiB pages
 
 
 class StoreError(Exception):
@@ -63,25 +64,47 @@ class Database:
             yield conn
 
     @contextmanager
-    def raw_write(self) -> Iterator[sqlite3.Cursor]:
+    def raw_write(self, durable: bool = True) -> Iterator[sqlite3.Cursor]:
         """A DBAPI cursor inside ``BEGIN IMMEDIATE`` ... ``COMMIT``, for the event hot path
-        (a few hundred microseconds per event matter there; see docs/benchmarks.md)."""
-        with self._write_lock:
-            yield from self._raw_transaction()
+        (a few hundred microseconds per event matter there; see docs/benchmarks.md).
 
-    def _raw_transaction(self) -> Iterator[sqlite3.Cursor]:
+        ``durable=False`` commits without the fsync (``synchronous=NORMAL``): only for writes
+        whose loss in a power cut is harmless, such as "sent" marks (the event is published
+        again). The WAL is one sequential file, so the next durable commit's fsync also makes
+        such a transaction durable; it can never outlive a durable one written before it."""
+        with self._write_lock:
+            yield from self._raw_transaction(durable)
+
+    def _raw_transaction(self, durable: bool) -> Iterator[sqlite3.Cursor]:
         conn = self.engine.raw_connection()
         try:
             cur = conn.cursor()
-            self._begin_immediate(cur)
+            if not durable:
+                cur.execute("PRAGMA synchronous=NORMAL")
             try:
-                yield cur
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            cur.execute("COMMIT")
+                self._begin_immediate(cur)
+                try:
+                    yield cur
+                except BaseException:
+                    cur.execute("ROLLBACK")
+                    raise
+                cur.execute("COMMIT")
+            finally:
+                if not durable:
+                    cur.execute("PRAGMA synchronous=FULL")
         finally:
             conn.close()
+
+    def checkpoint(self) -> tuple[int, int]:
+        """Copy committed WAL pages into the database file without waiting for anyone
+        (``PASSIVE``). Returns (frames in the WAL, frames copied).
+
+        The uplink calls this off the daemons' path: left to SQLite, the commit that crosses
+        the WAL's limit runs the checkpoint itself (two more fsyncs and a burst of writes),
+        which was most of a daemon's slowest commits (docs/storage.md)."""
+        with self.raw_read() as cur:
+            busy, frames, copied = cur.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return (frames, copied) if not busy else (frames, 0)
 
     def _begin_immediate(self, cur: sqlite3.Cursor) -> None:
         """Take the write lock, waiting for another process's writer in steps of a fraction
@@ -217,6 +240,9 @@ def _on_connect(dbapi_conn: Any, record: Any) -> None:
     try:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=FULL")
+        # The uplink checkpoints every second (Database.checkpoint); this is the fallback
+        # for a store written while no uplink runs.
+        cur.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         cur.execute("PRAGMA foreign_keys=ON")
     finally:
         cur.close()

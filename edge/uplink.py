@@ -43,6 +43,7 @@ _PRUNE_EVERY_S = 3600.0
 _READ_AHEAD = 1000
 _MARK_GATHER_S = 0.05
 _MARK_BATCH = 1000
+_CHECKPOINT_EVERY_S = 1.0
 
 
 @dataclass
@@ -54,20 +55,25 @@ class UplinkStats:
     acked: int = 0
     republished: int = 0
     commands: int = 0
+    checkpoints: int = 0  # WAL checkpoints that copied pages into the database file
     last_error: str | None = None
 
 
 class Marker:
     """Writes "sent" marks on a thread of its own, so the uplink keeps publishing while the
     disk syncs or another daemon holds the write lock. Marks that pile up meanwhile go out as
-    one transaction. A mark that is lost (a crash, a failing disk) only means the event is
-    published again later, which subscribers drop by id."""
+    one transaction. A mark that is lost (a crash, a power cut, a failing disk) only means the
+    event is published again later, which subscribers drop by id.
+
+    The same thread checkpoints the store's WAL once a second, so that no daemon's commit
+    has to (see edge.db.Database.checkpoint)."""
 
     def __init__(self, events: EventLog, stats: UplinkStats) -> None:
         self._events, self._stats = events, stats
         self._pending: list[int] = []
         self._cond = threading.Condition()
         self._closing = False
+        self._checkpointed = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="uplink-marks", daemon=True)
         self._thread.start()
 
@@ -85,25 +91,44 @@ class Marker:
     def _run(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._pending or self._closing)
-                # Gather for a moment: one fsync for many marks, and fewer turns at the
-                # write lock that the daemons need for their commits.
+                self._cond.wait_for(lambda: self._pending or self._closing,
+                                    _CHECKPOINT_EVERY_S)
+                # Gather for a moment: fewer turns at the write lock that the daemons need
+                # for their commits.
                 self._cond.wait_for(lambda: self._closing or len(self._pending) >= _MARK_BATCH,
-                                    _MARK_GATHER_S)
-                if not self._pending:
+                                    _MARK_GATHER_S if self._pending else 0)
+                if self._closing and not self._pending:
                     return
                 batch, self._pending = self._pending, []
-            try:
-                self._events.mark_sent(batch)
-            except Exception:  # a full or failing disk: keep the marks, try again
-                log.exception("cannot mark %d events as sent; retrying", len(batch))
+            if batch and not self._mark(batch):
                 with self._cond:
-                    self._pending[:0] = batch
                     if self._closing:
                         return
                 time.sleep(1.0)
-                continue
-            self._stats.acked += len(batch)
+            self._checkpoint_if_due()
+
+    def _mark(self, batch: list[int]) -> bool:
+        try:
+            self._events.mark_sent(batch)
+        except Exception:  # a full or failing disk: keep the marks, try again
+            log.exception("cannot mark %d events as sent; retrying", len(batch))
+            with self._cond:
+                self._pending[:0] = batch
+            return False
+        self._stats.acked += len(batch)
+        return True
+
+    def _checkpoint_if_due(self) -> None:
+        now = time.monotonic()
+        if now - self._checkpointed < _CHECKPOINT_EVERY_S:
+            return
+        self._checkpointed = now
+        try:
+            frames, copied = self._events.db.checkpoint()
+            if copied:
+                self._stats.checkpoints += 1
+        except Exception:  # a failing disk; the commits' own fallback still checkpoints
+            log.warning("cannot checkpoint the store's WAL", exc_info=True)
 
 
 class Backoff:

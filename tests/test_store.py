@@ -103,6 +103,36 @@ def test_outbox_order_and_mark_sent(db: Database) -> None:
     assert log.pending(pending[5].seq, 2)[0].seq == pending[6].seq
 
 
+def test_marks_commit_without_fsync_and_leave_every_connection_durable(db: Database) -> None:
+    log = EventLog(db, "kpu-palu", "Asia/Makassar", SystemClock())
+    events = log.record_many([NewEvent("a.b", "s", {"n": i}) for i in range(3)])
+    with db.raw_write(durable=False) as cur:
+        assert cur.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL: no fsync
+    with pytest.raises(RuntimeError):
+        with db.raw_write(durable=False):
+            raise RuntimeError("a failing mark")
+    log.mark_sent([e.seq for e in events])
+    assert log.backlog() == 0
+    with db.raw_write() as cur:  # the pooled connection is back to FULL for event commits
+        assert cur.execute("PRAGMA synchronous").fetchone()[0] == 2
+
+
+def _wal_frames(db: Database) -> int:
+    with db.raw_read() as cur:  # (busy, frames in the WAL, frames copied): copies them too
+        return cur.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
+
+
+def test_daemon_commits_leave_checkpoints_to_the_uplink_up_to_a_fallback(db: Database) -> None:
+    log = EventLog(db, "kpu-palu", "Asia/Makassar", SystemClock())
+    for i in range(150):  # each commit writes several pages: ~1 000 frames by now
+        log.record("a.b", "s", {"n": i})
+    frames = _wal_frames(db)
+    assert frames > 1000  # SQLite's default would have checkpointed inside a commit by now
+    assert db.checkpoint() == (frames, frames)
+    log.record("a.b", "s")  # the first write after a full checkpoint starts the WAL afresh
+    assert _wal_frames(db) < 50
+
+
 def test_prune_removes_only_old_published_events(db: Database) -> None:
     clock = ManualClock(T0)
     log = EventLog(db, "kpu-palu", "Asia/Makassar", clock)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import struct
 import threading
 import time
 
@@ -41,6 +42,30 @@ def test_events_arrive_in_order_and_are_marked_sent_only_after_ack(broker, recor
     first = recorder.on_topic(f"{ROOT}/event/patrol/tap")[0].json()
     assert first["kind"] == "patrol.tap" and first["site"] == "kpu-palu"
     assert first["payload"] == {"n": 0} and first["tz"] == "Asia/Makassar"
+    rt.close()
+
+
+def _wal_frames_in_use(db_path) -> int:
+    """mxFrame of the WAL-index header (sqlite.org/walformat.html), read without taking part."""
+    with open(f"{db_path}-shm", "rb") as shm:
+        return struct.unpack_from("=I", shm.read(48), 16)[0]
+
+
+def test_uplink_checkpoints_the_store_so_daemon_commits_need_not(broker, config_for):
+    rt = open_runtime(config_for(broker.url), SystemClock())
+    for i in range(150):  # several pages a commit: ~1 000 WAL frames
+        rt.events.record("patrol.tap", "reader-1", {"n": i})
+    assert _wal_frames_in_use(rt.db.path) > 1000  # no daemon commit checkpointed
+    up = ThreadedUplink(rt)
+    try:
+        def wal_started_afresh() -> bool:
+            # A write after a complete checkpoint starts the WAL again from its first frame.
+            rt.events.record("patrol.tap", "reader-1", {"n": -1})
+            return _wal_frames_in_use(rt.db.path) < 50
+        wait_until(wal_started_afresh, 10, "the uplink never checkpointed the WAL")
+        assert up.stats.checkpoints >= 1
+    finally:
+        up.close()
     rt.close()
 
 
