@@ -15,7 +15,7 @@ import logging
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Callable, Literal, Mapping, Sequence
+from typing import Any, Callable, Iterable, Literal, Mapping, Protocol, Sequence
 from zoneinfo import ZoneInfo
 
 from edge.config import (PatrolCheckpointConfig, PatrolConfig, PatrolGuardConfig,
@@ -30,6 +30,14 @@ log = logging.getLogger(__name__)
 SOURCE = "patrol"
 Ref = dict[str, Any]
 OnDuty = Callable[[], Sequence[Ref]]  # asked only when a tap has no badge to go by
+
+
+class Logged(Protocol):
+    """An event as the log gives it back (edge.events.Event); only these are read."""
+
+    kind: str
+    payload: Mapping[str, Any]
+    occurred_at: datetime
 
 
 def _nobody() -> Sequence[Ref]:
@@ -279,12 +287,17 @@ class PatrolBook:
 
     # --- life cycle ------------------------------------------------------------------------
 
-    def start(self, stored: Mapping[str, Any] | None, now: datetime) -> list[NewEvent]:
+    def start(self, stored: Mapping[str, Any] | None, now: datetime,
+              since: Sequence[Logged] = ()) -> list[NewEvent]:
         """Continue from a stored state (or begin afresh) and settle what fell due meanwhile.
 
-        Whatever ends here ended while the service was not running: it says so.
+        ``since`` are the patrol events logged after that state was written, oldest first: the
+        state is written once taps pause, so a power cut can leave it behind the log, and
+        these bring it up to date (see ``replay``). Whatever ends here ended while the service
+        was not running: it says so.
         """
         if stored is not None and self._restore(stored):
+            self.replay(since)
             return self._advance(now, service_down=True)
         self.round = Round(self.plan.first_slot(now))
         today = now.astimezone(self.zone).date()
@@ -599,6 +612,79 @@ class PatrolBook:
         message = say("daily", self.language, date=f"{day:%d/%m/%Y}", **figures)
         return NewEvent("patrol.daily", SOURCE,
                         {**tally.payload(), "counts": figures, "message": message}, at)
+
+    # --- catching up with the log ----------------------------------------------------------
+
+    def replay(self, logged: Iterable[Logged]) -> None:
+        """Apply events this book said before a restart, as they were decided then.
+
+        Taps are not judged again: the guard on duty, the walk timer and the bursts were
+        decided when they happened and are in the payloads. Events of other rounds than the
+        one being followed change only the day's tallies, as they did then."""
+        for event in logged:
+            apply = self._replayers.get(event.kind)
+            if apply is not None:
+                try:
+                    apply(self, event.payload, event.occurred_at)
+                except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                    log.warning("a logged %s cannot be replayed (%s: %s); skipped", event.kind,
+                                type(exc).__name__, exc)
+
+    def _replay_tap(self, p: Mapping[str, Any], at: datetime) -> None:
+        rnd = self.round
+        current = p.get("round") == rnd.slot.id
+        cp = (p.get("checkpoint") or {}).get("id")
+        if current and p.get("starts_round") and rnd.status == "pending":
+            rnd.status, rnd.started_at, self.last_start = "in_progress", at, at
+        if current and p["resolved"] == "badge" and p.get("guard"):
+            if cp is None:
+                rnd.guard = p["guard"]  # a badge on a handheld: the round's guard from now on
+            elif rnd.guard is None:
+                rnd.guard = p["guard"]  # a badge on a fixed reader signs the guard in too
+        if current and cp in self.catalog.checkpoints:
+            if p["resolved"] == "outcome":
+                if cp in rnd.visits:
+                    rnd.visits[cp].outcomes.append(p["outcome"]["state"])
+            elif p.get("first_visit") and cp not in rnd.visits:
+                rnd.visits[cp] = Visit(cp, at, p["reader"], p.get("guard"))
+        day = at.astimezone(self.zone).date()
+        if p["resolved"] == "unknown":
+            self._tally(day).unknown_tags += 1
+        kinds = Counter(signal["signal"] for signal in p.get("signals", []))
+        if kinds:
+            self._tally(day).signals.update(kinds)
+            if current:
+                rnd.signals.update(kinds)
+
+    def _replay_finding(self, p: Mapping[str, Any], at: datetime) -> None:
+        cp, who, round_id = p["checkpoint"], p.get("guard"), p["round"]
+        item = {"round": round_id, "checkpoint": cp["id"], "name": cp["name"],
+                "room": cp.get("room"), "state": p["state"], "note": p["note"],
+                "at": to_utc_text(at), "guard": who["name"] if who else None}
+        self._tally(datetime.strptime(round_id[:8], "%Y%m%d").date()).findings.append(item)
+        if self.round.slot.id == round_id:
+            self.round.findings.append(item)
+        elif self.last_round is not None and self.last_round["round"] == round_id:
+            self.last_round["findings"].append(item)
+
+    def _replay_alert(self, p: Mapping[str, Any], at: datetime) -> None:
+        if p["alert"] == "late" and p["round"] == self.round.slot.id:
+            self.round.late = True
+
+    def _replay_round(self, p: Mapping[str, Any], at: datetime) -> None:
+        if p["round"] == self.round.slot.id:
+            self._finish(self.round, p["outcome"], at, bool(p.get("service_down")))
+
+    def _replay_daily(self, p: Mapping[str, Any], at: datetime) -> None:
+        day = date.fromisoformat(p["date"])
+        if day == self.reported_through + timedelta(days=1):
+            self._daily(day, at)
+            self.reported_through = day
+
+    _replayers: dict[str, Callable[[PatrolBook, Mapping[str, Any], datetime], None]] = {
+        "patrol.tap": _replay_tap, "patrol.finding": _replay_finding,
+        "patrol.alert": _replay_alert, "patrol.round": _replay_round,
+        "patrol.daily": _replay_daily}
 
     # --- the stored state ------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from typing import Any, Mapping
 
 from drivers.tags import LinkEvent, ReaderStats, Tap, TagReader, TagReaderConfig
 from edge.config import ConfigError, PatrolReaderConfig
-from edge.events import NewEvent
+from edge.events import Event, NewEvent
 from edge.patrol import PatrolBook, Ref, TapIn, guards_on_duty, tap_source
 from edge.patrol_text import say
 from edge.timefmt import to_utc_text
@@ -72,6 +72,7 @@ class PatrolService:
         self._wake = threading.Event()
         self._stats_due = 0.0
         self._dirty_since: float | None = None  # time.monotonic() of the first unsaved change
+        self._log_seq = 0  # the newest event the book's state includes (see _logged_since)
 
     # --- life cycle ----------------------------------------------------------------------------
 
@@ -99,7 +100,9 @@ class PatrolService:
     def open(self) -> None:
         """Settle what fell due since the stored state, then start listening."""
         stored = self.rt.states.get(STATE)
-        events = self.book.start(stored.payload if stored else None, self.rt.clock.now())
+        payload = stored.payload if stored else None
+        since = self._logged_since(payload)
+        events = self.book.start(payload, self.rt.clock.now(), since)
         self._record(events)
         self._save_state()
         for name, config in self._driver_cfgs.items():
@@ -164,9 +167,24 @@ class PatrolService:
         stats = self._stats_due - self.rt.clock.monotonic()
         return min(until, stats, _LONGEST_PAUSE_S)
 
+    def _logged_since(self, stored: Mapping[str, Any] | None) -> list[Event]:
+        """The patrol events logged after the stored state was written (a power cut while
+        taps came in); the state then says up to which event it includes."""
+        log_seq = stored.get("log_seq") if isinstance(stored, Mapping) else None
+        if not isinstance(log_seq, int) or isinstance(log_seq, bool):
+            self._log_seq = self.rt.events.last_seq()  # none stored: start from here
+            return []
+        since = list(self.rt.events.query(kind="patrol", after_seq=log_seq))
+        if since:
+            log.warning("patrol: the stored round was %d events behind the log (a crash or "
+                        "power cut while taps came in); caught up from the log", len(since))
+        self._log_seq = max([log_seq] + [e.seq or 0 for e in since])
+        return since
+
     def _record(self, events: list[NewEvent]) -> None:
         if events:
-            self.rt.events.record_many(events)
+            recorded = self.rt.events.record_many(events)
+            self._log_seq = recorded[-1].seq or self._log_seq
 
     def _save_when_quiet(self) -> bool:
         """Write the patrol state once taps pause; True if one arrived meanwhile (handle it
@@ -182,7 +200,8 @@ class PatrolService:
 
     def _save_state(self) -> None:
         down = sorted(name for name, link in self._links.items() if not link.up)
-        self.rt.states.set(STATE, {**self.book.state(), "readers_down": down})
+        self.rt.states.set(STATE, {**self.book.state(), "readers_down": down,
+                                   "log_seq": self._log_seq})
         self._dirty_since = None
 
     def _tap_in(self, tap: Tap, now: datetime, mono: float) -> TapIn:

@@ -11,6 +11,8 @@ from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edge.clock import ManualClock
 from edge.config import Config, ConfigError, config_from_mapping
@@ -452,6 +454,71 @@ def test_rounds_that_ended_while_the_service_was_down_say_so() -> None:
                                         "layanan patroli tidak berjalan")
     assert post.book.round.slot.id == "20261205-0400"
     assert post.of("patrol.daily")[0]["date"] == "2026-12-04"
+
+
+REPLAY_CODES = ALL + ["KPU-AMAN", "KPU-M-JENDELA", "KPU-PINTU", "04A1B2C3D4E5F6", "0A0B0C0D",
+                      "NOT-OURS"]
+BOTH_ON_DUTY = guards_on_duty({"guards": [{"id": "3", "name": "Budi"},
+                                          {"id": "4", "name": "Andi"}]}, {})
+
+
+def _plain(value: Any) -> Any:
+    return json.loads(json.dumps(value))
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=st.lists(st.tuples(st.sampled_from(REPLAY_CODES),
+                                st.one_of(st.floats(1, 90), st.floats(90, 4000)),
+                                st.sampled_from([None, "CP-02"]),
+                                st.sampled_from(["budi", "both", "nobody"])),
+                      min_size=1, max_size=40),
+       cut_at=st.floats(0, 1))
+def test_a_stored_state_behind_the_log_catches_up_from_it(steps, cut_at) -> None:
+    """A power cut before the state was written: the state of an earlier moment plus the
+    events logged since must give the very state the service had (days of rounds, findings,
+    signals, badges, fixed readers, unknown tags)."""
+    duty = {"budi": BUDI_ON_DUTY, "both": BOTH_ON_DUTY, "nobody": []}
+    cut = int(cut_at * len(steps))  # the state was last written before step `cut`
+    post = Post(local(DAY, 21, 50))
+    saved = None
+    for i, (code, walk_s, fixed, on_duty) in enumerate(steps):
+        if i == cut:
+            saved = (_plain(post.book.state()), len(post.events))
+        post.tap(code, fixed=fixed, duty=duty[on_duty])
+        post.at(post.clock.now() + timedelta(seconds=walk_s))
+    stored, logged = saved or (_plain(post.book.state()), len(post.events))
+    book = PatrolBook(post.config.patrol, ZONE, "id")
+    assert book.start(stored, post.clock.now(), since=post.events[logged:]) == []
+    assert _plain(book.state()) == _plain(post.book.state())
+
+
+def test_without_the_events_since_a_state_behind_the_log_would_be_wrong() -> None:
+    post = Post(local(DAY, 21, 50))
+    stored = _plain(post.book.state())
+    post.patrol(ALL[:3])
+    post.tap("KPU-M-JENDELA")
+    behind = PatrolBook(post.config.patrol, ZONE, "id")
+    behind.start(stored, post.clock.now())
+    assert behind.round.status == "pending"  # what the service did before it replayed
+    caught_up = PatrolBook(post.config.patrol, ZONE, "id")
+    caught_up.start(stored, post.clock.now(), since=post.events)
+    assert [cp.id for cp in caught_up._remaining(caught_up.round)] == ["CP-04"]
+    assert caught_up.round.findings[0]["note"] == "Jendela tidak bisa dikunci"
+    assert _plain(caught_up.state()) == _plain(post.book.state())
+
+
+def test_a_finding_scanned_after_its_round_completed_is_caught_up_too() -> None:
+    post = Post(local(DAY, 21, 50))
+    post.patrol(ALL[:3], every_s=60)
+    post.tap(ALL[3])  # completes the round
+    stored = _plain(post.book.state())
+    logged = len(post.events)
+    post.walk(5)
+    post.tap("KPU-M-JENDELA")  # the outcome sheet right after the last room
+    assert post.book.last_round["findings"]
+    book = PatrolBook(post.config.patrol, ZONE, "id")
+    book.start(stored, post.clock.now(), since=post.events[logged:])
+    assert _plain(book.state()) == _plain(post.book.state())
 
 
 def test_an_unusable_stored_state_starts_afresh() -> None:

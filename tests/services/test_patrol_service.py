@@ -313,6 +313,31 @@ def test_a_night_round_with_a_finding_survives_a_restart_and_the_next_one_is_mis
     assert kinds == ["patrol.daily", "patrol.alert", "patrol.alert"]
 
 
+def test_a_power_cut_before_the_round_was_stored_is_caught_up_from_the_log(
+        posts: Callable[..., Post]) -> None:
+    post = posts("scanner")
+    post.start()
+    post.tap("scanner", "KPU-CP-01", 1)
+    post.wait(lambda: len(post.state()["round"]["visited"]) == 1, "the state saved")
+    on_disk = post.state()
+    post.clock.advance(120)
+    post.tap("scanner", "KPU-CP-02", 2)
+    post.tap("scanner", "KPU-M-JENDELA", 3)
+    post.wait(lambda: len(post.state()["round"]["findings"]) == 1, "the state saved again")
+    post.stop()
+    # The power went before the state's second write reached the disk: the taps' events
+    # (committed first) are there, the stored round is the one of the first tap.
+    post.rt.states.set(STATE, on_disk)
+
+    post.restart()
+    post.wait(lambda: len(post.state()["round"]["visited"]) == 2, "the round caught up")
+    saved = post.state()["round"]
+    assert [v["id"] for v in saved["visited"]] == ["CP-01", "CP-02"]
+    assert saved["findings"][0]["note"] == "Jendela tidak bisa dikunci"
+    assert [cp["id"] for cp in saved["remaining"]] == ["CP-03", "CP-04"]
+    assert len(post.of("patrol.tap")) == 3  # nothing recorded twice
+
+
 def test_an_incomplete_round_names_what_was_missed_and_the_guard_on_duty_is_credited(
         posts: Callable[..., Post]) -> None:
     post = posts("scanner", start=local(DAY, 15, 55))
