@@ -160,6 +160,33 @@ def _raw_latency(port: int, sub: Subscriber, bodies: list[str]) -> list[float]:
     return samples
 
 
+def _floor_latency(port: int, sub: Subscriber, bodies: list[str], db_path: Path
+                   ) -> list[float]:
+    """The least any durable pipeline can take on this machine: each message committed as
+    one row of a one-table SQLite WAL database with ``synchronous=FULL`` (one fsync), then
+    published by bare paho from the same thread. No ids, no validation, no indexes, no hop
+    to an uplink: what is left above it is posjaga's own work."""
+    db = sqlite3.connect(db_path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("CREATE TABLE IF NOT EXISTS floor (seq INTEGER PRIMARY KEY, body TEXT)")
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-floor")
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    samples = []
+    for body in bodies:
+        t0 = time.perf_counter()
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("INSERT INTO floor (body) VALUES (?)", (body,))
+        db.execute("COMMIT")
+        client.publish("bench/floor", body, qos=1)
+        samples.append((sub.wait_for(_key(body.encode())) - t0) * 1000)
+    client.disconnect()
+    client.loop_stop()
+    db.close()
+    return samples
+
+
 @dataclass
 class _Pipeline:
     rt: Any
@@ -275,6 +302,8 @@ def _measure(broker: Mosquitto, sub: Subscriber, tmp: Path, events: int, samples
     bodies = _sample_bodies(events)
     raw_runs = [_raw_throughput(broker.port, _with_fresh_ids(bodies, "raw0"), window)]
     raw_lat = _raw_latency(broker.port, sub, _with_fresh_ids(bodies[:samples], "lat0"))
+    floor_lat = _floor_latency(broker.port, sub, _with_fresh_ids(bodies[:samples], "flo0"),
+                               tmp / "floor.db")
 
     pipe = _start_pipeline(f"sqlite:///{tmp}/pipe.db", broker.url, window)
     producer = _Producer(f"sqlite:///{tmp}/pipe.db")
@@ -303,6 +332,8 @@ def _measure(broker: Mosquitto, sub: Subscriber, tmp: Path, events: int, samples
 
     raw_runs.append(_raw_throughput(broker.port, _with_fresh_ids(bodies, "raw1"), window))
     raw_lat += _raw_latency(broker.port, sub, _with_fresh_ids(bodies[:samples], "lat1"))
+    floor_lat += _floor_latency(broker.port, sub, _with_fresh_ids(bodies[:samples], "flo1"),
+                                tmp / "floor.db")
     say(f"drain: {backlog} events recorded while the broker is down")
     drain_per_s = _drain(broker, tmp, backlog, window)
     raw_per_s = max(raw_runs)
@@ -314,6 +345,9 @@ def _measure(broker: Mosquitto, sub: Subscriber, tmp: Path, events: int, samples
         "raw_p50_ms": round(statistics.median(raw_lat), 3), "raw_p99_ms": round(raw_p99, 3),
         "p50_ms": round(statistics.median(lat), 3), "p99_ms": round(p99, 3),
         "p99_over_raw_p99": round(p99 / raw_p99, 2),
+        "floor_p50_ms": round(statistics.median(floor_lat), 3),
+        "floor_p99_ms": round(_percentile(floor_lat, 0.99), 3),
+        "floor_p99_over_raw_p99": round(_percentile(floor_lat, 0.99) / raw_p99, 2),
         "commit_p50_ms": round(statistics.median(commit), 3),
         "commit_p99_ms": round(_percentile(commit, 0.99), 3),
         "forward_p50_ms": round(statistics.median(forward), 3),
