@@ -80,6 +80,16 @@ def check_names(names: list[str]) -> None:
                              f"{', '.join(sorted(SERVICES))}")
 
 
+def process_source(host: str, services: list[str]) -> str:
+    """The source of a process's own events: ``posjaga@pi`` for the whole post in one process,
+    ``posjaga@pi/patrol`` for one daemon of several (systemd's ``posjaga@patrol``), so that
+    ``posjaga status`` lists each process's last start or stop."""
+    names = sorted(set(services) & set(SERVICES))
+    if not names or names == sorted(SERVICES):
+        return f"posjaga@{host}"
+    return f"posjaga@{host}/{'+'.join(names)}"
+
+
 def run_services(rt: Runtime, names: list[str], stop: threading.Event,
                  extra: list[Service] | None = None, notifier: Notifier | None = None) -> int:
     """Run until ``stop`` is set (exit 0) or a service dies (exit 1, so systemd restarts us).
@@ -90,7 +100,7 @@ def run_services(rt: Runtime, names: list[str], stop: threading.Event,
     services = [SERVICES[n](rt) for n in names] + list(extra or [])
     if needs_link(rt, names):  # command handlers but no uplink here: receive commands ourselves
         services.append(CommandLink(rt, names))
-    source = f"posjaga@{platform.node() or 'pi'}"
+    source = process_source(platform.node() or "pi", [s.name for s in services])
     rt.events.record("system.started", source, {"services": [s.name for s in services],
                                                  "pid": os.getpid()})
     inner = threading.Event()

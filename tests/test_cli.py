@@ -108,3 +108,11 @@ def test_run_stops_cleanly_on_sigterm_and_records_it(tmp_path, broker, recorder)
     rt = open_runtime(load_config(cfg, env={}), SystemClock())
     assert rt.events.backlog() == 0  # the goodbye went out before the link closed
     rt.close()
+
+
+def test_each_process_of_the_post_is_its_own_source_of_life_events() -> None:
+    from services.runner import SERVICES, process_source
+
+    assert process_source("pi", list(SERVICES)) == "posjaga@pi"
+    assert process_source("pi", ["patrol"]) == "posjaga@pi/patrol"
+    assert process_source("pi", ["uplink", "lamp", "commands-lamp"]) == "posjaga@pi/lamp+uplink"
