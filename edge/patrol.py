@@ -685,6 +685,7 @@ class PatrolBook:
         "patrol.tap": _replay_tap, "patrol.finding": _replay_finding,
         "patrol.alert": _replay_alert, "patrol.round": _replay_round,
         "patrol.daily": _replay_daily}
+    REPLAYED = frozenset(_replayers)  # the kinds ``replay`` applies; others change nothing
 
     # --- the stored state ------------------------------------------------------------------
 

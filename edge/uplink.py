@@ -125,7 +125,7 @@ class Marker:
         self._checkpointed = now
         try:
             frames, copied = self._events.db.checkpoint()
-            if copied:
+            if copied > 0:
                 self._stats.checkpoints += 1
         except Exception:  # a failing disk; the commits' own fallback still checkpoints
             log.warning("cannot checkpoint the store's WAL", exc_info=True)

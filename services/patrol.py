@@ -174,7 +174,8 @@ class PatrolService:
         if not isinstance(log_seq, int) or isinstance(log_seq, bool):
             self._log_seq = self.rt.events.last_seq()  # none stored: start from here
             return []
-        since = list(self.rt.events.query(kind="patrol", after_seq=log_seq))
+        since = [e for e in self.rt.events.query(kind="patrol", after_seq=log_seq)
+                 if e.kind in PatrolBook.REPLAYED]
         if since:
             log.warning("patrol: the stored round was %d events behind the log (a crash or "
                         "power cut while taps came in); caught up from the log", len(since))
