@@ -91,9 +91,17 @@ class Database:
                 cur.execute("COMMIT")
             finally:
                 if not durable:
-                    cur.execute("PRAGMA synchronous=FULL")
+                    self._make_durable_again(conn, cur)
         finally:
             conn.close()
+
+    @staticmethod
+    def _make_durable_again(conn: Any, cur: sqlite3.Cursor) -> None:
+        try:
+            cur.execute("PRAGMA synchronous=FULL")
+        except sqlite3.Error:
+            conn.invalidate()  # never hand a connection that skips the fsync to an event
+            raise
 
     def checkpoint(self) -> tuple[int, int]:
         """Copy committed WAL pages into the database file without waiting for anyone
