@@ -1,7 +1,7 @@
 """Opening the local database: SQLite pragmas, write transactions and migrations.
 
 Durability (see docs/storage.md): WAL journal with ``synchronous=FULL``, so a transaction that
-returned from COMMIT survives a power cut; several processes may write at once, each writer
+returned from COMMIT survives a power cut (unless written with ``raw_write(durable=False)``); several processes may write at once, each writer
 taking the lock up front with ``BEGIN IMMEDIATE`` and waiting up to ``busy_timeout`` for it.
 
 Python 3.11's sqlite3 has no ``autocommit`` attribute and its default "legacy transaction
